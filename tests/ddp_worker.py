@@ -10,9 +10,9 @@ def build(kind):
         model = RQVAE(RQVAEConfig.text(channels=16, latent_dim=8, codebook_size=16, n_depth=2))
         ds = TextImages(n=64)
     else:
-        from dnd_nano.model import DnD, DnDConfig
+        from dnd_nano.model import DnDTransformer, DnDConfig
         cfg = DnDConfig.tiny(n_classes=3, class_dropout=0.1)  # dropout of labels: exercises the random generators
-        model = DnD(cfg)
+        model = DnDTransformer(cfg)
         g = torch.Generator().manual_seed(0)
         H, W = cfg.grid
         codes = torch.randint(0, cfg.vocab_size, (64, H, W, cfg.n_depth), generator=g)
