@@ -274,6 +274,7 @@ def demo_main(argv=None):
     p.add_argument('--device', default=None); p.add_argument('--out', default='runs/demo')
     p.add_argument('--samples', default='samples.png', help='where to write the sample grid')
     p.add_argument('--n', type=int, default=64, help='samples to draw and score')
+    p.add_argument('--temperature', default='0.7', help='sampling temperature: one value, or one per depth (default 0.7)')
     p.add_argument('--resume', action='store_true', help='continue interrupted trainings from their checkpoints')
     a = p.parse_args(argv)
     s, out, t0 = DEMO_PRESETS[a.preset], Path(a.out), time.perf_counter()
@@ -289,7 +290,8 @@ def demo_main(argv=None):
     train_main(['--codes', str(codes), '--preset', s['model_preset'], '--out', str(out/'dnd'), '--steps', str(s['model_steps']),
                 '--batch-size', str(s['model_batch']), '--lr', str(s['lr']), '--set', *s['model_set'], *dev, *res])
     _say(f'[4/4] sampling {a.n} images')
-    scores = sample_main(['--model', str(out/'dnd'/'model.pt'), '--n', str(a.n), '--out', a.samples, *dev])
+    scores = sample_main(['--model', str(out/'dnd'/'model.pt'), '--n', str(a.n), '--out', a.samples,
+                          '--temperature', a.temperature, *dev])
     _say(f'done in {time.perf_counter() - t0:.0f} s')
     return scores
 
