@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_train.ipynb #5dd7f6b0
 from __future__ import annotations
-import copy, dataclasses, importlib, io, json, math, os, random, signal, time
+import copy, dataclasses, importlib, json, math, os, random, signal, threading, time
 from collections import defaultdict
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
@@ -207,17 +207,35 @@ def dist_info() -> tuple[int, int, int]:
 def setup_distributed(device: torch.device) -> torch.device:
     "Join the process group when launched by torchrun; returns this process's device."
     rank, local_rank, world = dist_info()
-    if world == 1 or (dist.is_available() and dist.is_initialized()):
-        return device
+    if world == 1: return device
     if device.type == 'cuda':
         device = torch.device('cuda', local_rank); torch.cuda.set_device(device)
-    dist.init_process_group('nccl' if device.type == 'cuda' else 'gloo')
+    if not dist.is_initialized(): dist.init_process_group('nccl' if device.type == 'cuda' else 'gloo')
     return device
 
 class _Step(nn.Module):
     "Routes `forward` to the model's `training_step`, so DDP sees the call it hooks into."
     def __init__(self, model): super().__init__(); self.model = model
     def forward(self, batch): return self.model.training_step(batch)
+
+class _StopRequest:
+    "While active, Ctrl-C or SIGTERM only asks the loop to stop after the step it is in; a second Ctrl-C stops at once."
+    def __init__(self): self.asked, self.old = False, {}
+    def start(self):
+        if threading.current_thread() is threading.main_thread():  # only the main thread may set signal handlers
+            for sig in (signal.SIGINT, signal.SIGTERM): self.old[sig] = signal.signal(sig, self._ask)
+        return self
+    def _ask(self, sig, frame):
+        if self.asked and sig == signal.SIGINT: raise KeyboardInterrupt
+        self.asked = True
+    def end(self):
+        for sig, handler in self.old.items(): signal.signal(sig, handler)
+    def requested(self, world: int, device) -> bool:
+        "Whether any process was asked to stop (all of them agree, so they stop at the same step)."
+        if world == 1: return self.asked
+        flag = torch.tensor(float(self.asked), device=device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
 
 # %% ../nbs/03_train.ipynb #161d4bc4
 def _param_groups(model, weight_decay):
@@ -226,12 +244,13 @@ def _param_groups(model, weight_decay):
     return [{'params': decay, 'weight_decay': weight_decay}, {'params': other, 'weight_decay': 0.}]
 
 class EMA:
-    "An exponential moving average of a model's weights (buffers are copied)."
+    "An exponential moving average of a model's weights (buffers are copied), its decay warmed up over the first steps."
     def __init__(self, model, decay): self.decay, self.model = decay, copy.deepcopy(model).eval().requires_grad_(False)
     @torch.no_grad()
-    def update(self, model):
-        ps = [p for p in model.parameters()]
-        torch._foreach_lerp_(list(self.model.parameters()), ps, 1 - self.decay)
+    def update(self, model, step: int):
+        "After optimiser step `step` (1, 2, ...): decay min(decay, (1 + step) / (10 + step)), so early weights fade fast."
+        decay = min(self.decay, (1 + step) / (10 + step))
+        torch._foreach_lerp_(list(self.model.parameters()), list(model.parameters()), 1 - decay)
         for b, b2 in zip(self.model.buffers(), model.buffers()): b.copy_(b2)
     def state_dict(self): return self.model.state_dict()
     def load_state_dict(self, sd): self.model.load_state_dict(sd)
@@ -254,7 +273,7 @@ def fit(model: nn.Module, data: Dataset | DataLoader, config: TrainConfig | None
     rank, _, world = dist_info()
     cuda = device.type == 'cuda'
     if cuda and cfg.tf32: torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed + rank)  # each process its own dropout masks
     model.to(device).train()
     opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas, fused=cuda)
     ema = EMA(model, cfg.ema) if cfg.ema else None
@@ -263,21 +282,26 @@ def fit(model: nn.Module, data: Dataset | DataLoader, config: TrainConfig | None
     if cfg.resume and cfg.ckpt_path and Path(cfg.ckpt_path).exists():
         state = load_checkpoint(cfg.ckpt_path, model, opt, ema)
         start, hist = state['step'], defaultdict(list, state['hist'])
+        if ema and state['ema'] is None: ema = EMA(model, cfg.ema)  # a checkpoint without one: start it from here
     step_fn = _Step(model)
     if world > 1: step_fn = nn.parallel.DistributedDataParallel(step_fn, device_ids=[device.index] if cuda else None)
     if cfg.compile: step_fn = torch.compile(step_fn)
     if isinstance(data, DataLoader): loader = data  # the caller's own loader: resumption replays from its start
     else: loader = make_loader(data, cfg.batch_size, device, cfg.seed, start * cfg.accum, rank, world, cfg.num_workers)
     it = iter(loader)  # (this draws from torch's generator, so it comes before the restore below)
-    if state is not None: set_rng_state(state['rng'])
+    if state is not None:
+        set_rng_state(state['rng'])  # rank 0's random states; the others get fresh streams of their own
+        if rank: torch.manual_seed(cfg.seed * 1_000_003 + rank * 10_007 + start)
     main = rank == 0
     save = lambda s: main and cfg.ckpt_path and save_checkpoint(cfg.ckpt_path, model, opt, s, dict(hist), ema, cfg)
     pending = []  # the detached losses since the last log: checked for finiteness when they are read
     bar = tqdm(range(start, cfg.steps), disable=not (cfg.progress and main), dynamic_ncols=True, mininterval=0.5,
                initial=start, total=cfg.steps)
     t0, n_tok, done = time.perf_counter(), 0, start  # done: optimiser steps finished
+    stop, between = _StopRequest().start(), True  # between: no step is half done
     try:
         for step in bar:
+            between = False
             for g in opt.param_groups: g['lr'] = lr_at(step, cfg.steps, cfg.lr, warmup)
             for micro in range(cfg.accum):
                 batch = to_device(next(it), device)
@@ -290,11 +314,13 @@ def fit(model: nn.Module, data: Dataset | DataLoader, config: TrainConfig | None
             pending.append(logs['loss'].detach())
             if cfg.clip: nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
             opt.step(); opt.zero_grad(set_to_none=True)
-            if ema: ema.update(model)
-            done = step + 1
+            if ema: ema.update(model, step + 1)
+            done, between = step + 1, True
             last = step == cfg.steps - 1
             if step % cfg.log_every == 0 or last or (cfg.ckpt_path and (step + 1) % cfg.ckpt_every == 0):
-                losses = torch.stack(pending).float().tolist(); pending.clear()   # one wait for the device
+                losses = torch.stack(pending).float(); pending.clear()
+                if world > 1: dist.all_reduce(losses); losses /= world   # the mean over processes: NaN if any is
+                losses = losses.tolist()                                 # one wait for the device
                 bad = next((i for i, v in enumerate(losses) if not math.isfinite(v)), None)
                 if bad is not None:
                     raise FloatingPointError(f"The loss became {losses[bad]} at step {step - len(losses) + 1 + bad}; "
@@ -312,11 +338,15 @@ def fit(model: nn.Module, data: Dataset | DataLoader, config: TrainConfig | None
             if cfg.ckpt_path and ((step + 1) % cfg.ckpt_every == 0 or last): save(step + 1)
             if preview and cfg.preview_every and main and ((step + 1) % cfg.preview_every == 0 or last):
                 preview(ema.model if ema else model, step + 1)
+                model.train()  # a preview may have switched it to eval mode
+            if stop.requested(world, device): raise KeyboardInterrupt
     except KeyboardInterrupt:
-        # the weights only change in opt.step, so they are those after `done` steps, whichever line was interrupted
-        if main and cfg.ckpt_path: save(done); print(f"\nInterrupted: checkpoint of step {done} saved to {cfg.ckpt_path}.")
+        if main and cfg.ckpt_path and between:   # weights, buffers and random states are those after `done` steps
+            save(done); print(f"\nInterrupted: checkpoint of step {done} saved to {cfg.ckpt_path}.")
+        elif main and cfg.ckpt_path:
+            print(f"\nInterrupted in the middle of step {done + 1}: no checkpoint written; {cfg.ckpt_path} is kept.")
         raise
-    finally: bar.close()
+    finally: bar.close(); stop.end()
     if ema: model.load_state_dict(ema.state_dict())  # the EMA weights are the result
     model.eval()
     return dict(hist)
