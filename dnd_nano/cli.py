@@ -8,7 +8,7 @@ import argparse, dataclasses, json, sys, time, typing
 from pathlib import Path
 import torch
 from .core import default_device, seed_everything, show_images
-from .train import TrainConfig, fit, load_model, plot_history, read_checkpoint
+from .train import TrainConfig, CheckpointError, dist_info, fit, load_model, plot_history, read_checkpoint
 
 # %% auto #0
 __all__ = ['DATASETS', 'DEMO_PRESETS', 'tokenizer', 'encode', 'train', 'sample', 'demo', 'CLIError', 'apply_overrides',
@@ -19,8 +19,9 @@ __all__ = ['DATASETS', 'DEMO_PRESETS', 'tokenizer', 'encode', 'train', 'sample',
 class CLIError(ValueError):
     "A bad command-line argument; the console scripts print its message and exit with status 2."
 
-def _convert(value: str, default, name: str):
-    "Parse `value` like the field's current value `default`."
+def _convert(value: str, default, name: str, flag: str = '--set', nullable: bool = False):
+    "Parse `value` like the field's current value `default`; 'none' gives None where the field allows it."
+    if nullable and value.lower() == 'none': return None
     try:
         if isinstance(default, bool) or value.lower() in ('true', 'false'):
             if value.lower() not in ('true', 'false', '1', '0'): raise ValueError
@@ -34,17 +35,17 @@ def _convert(value: str, default, name: str):
                 try: return t(value)
                 except ValueError: pass
         return value
-    except ValueError: raise CLIError(f"--set {name}={value}: {value!r} is not a valid {type(default).__name__}.") from None
+    except ValueError: raise CLIError(f"{flag} {name}={value}: {value!r} is not a valid {type(default).__name__}.") from None
 
 def apply_overrides(cfg, pairs, flag='--set'):
     "Return a copy of dataclass `cfg` with `field=value` strings applied."
-    names = [f.name for f in dataclasses.fields(cfg)]
-    kw = {}
+    fields = {f.name: f for f in dataclasses.fields(cfg)}
+    names, kw = list(fields), {}
     for pair in pairs or []:
         if '=' not in pair: raise CLIError(f"{flag} {pair}: write it as field=value.")
         k, v = pair.split('=', 1)
         if k not in names: raise CLIError(f"{flag} {k}=...: {type(cfg).__name__} has no field {k!r}; fields: {', '.join(names)}.")
-        kw[k] = _convert(v, getattr(cfg, k), k)
+        kw[k] = _convert(v, getattr(cfg, k), k, flag, nullable='None' in str(fields[k].type))
     return dataclasses.replace(cfg, **kw)
 
 # %% ../nbs/09_cli.ipynb #8c2f9f31
@@ -130,6 +131,7 @@ def tokenizer_main(argv=None):
     def preview(model, step):
         show_depths(model, sample, titles).savefig(out/'reconstructions.png', dpi=100); plt_close()
     hist = fit(tok, train, _train_config(a, out, 'tokenizer.pt'), preview=preview)
+    if dist_info()[0] != 0: return hist  # under torchrun only rank 0 evaluates and writes files
     res = evaluate_tokenizer(tok, test, device=a.device)
     (out/'eval.json').write_text(json.dumps(res, indent=1))
     plot_history(hist, keys=['rec', 'commit']).savefig(out/'history.png', dpi=100); preview(tok, a.steps)
@@ -192,21 +194,26 @@ def train_main(argv=None):
     cfg = model_preset(a.preset)
     cfg = dataclasses.replace(cfg, vocab_size=tc['codebook_size'], grid=grid, n_depth=tc['n_depth'], n_classes=n_classes,
                               variant=a.variant, head_layers=cfg.head_layers if len(cfg.head_layers) == tc['n_depth'] else None)
-    cfg = apply_overrides(cfg, a.set)
+    given = {pair.split('=', 1)[0] for pair in a.set or []}
+    respread = given & {'n_layer', 'n_depth'} and 'head_layers' not in given  # the preset's heads fit its own depth
+    cfg = apply_overrides(cfg, [*(a.set or []), *(['head_layers=none'] if respread else [])])
     seed_everything(a.seed)
     model = DnDTransformer(cfg)
-    (out/'run.json').write_text(json.dumps({'codes': str(Path(a.codes).resolve()), 'tokenizer': meta.get('tokenizer_path'),
+    main = dist_info()[0] == 0  # under torchrun only rank 0 writes files
+    if main: (out/'run.json').write_text(json.dumps({'codes': str(Path(a.codes).resolve()), 'tokenizer': meta.get('tokenizer_path'),
                                             'config': dataclasses.asdict(cfg)}, indent=1))
+    tcfg = _train_config(a, out, 'model.pt')
+    if a.preview_every: tcfg = dataclasses.replace(tcfg, preview_every=a.preview_every)
     preview = None
-    if a.preview_every and meta.get('tokenizer_path') and Path(meta['tokenizer_path']).exists():
+    if tcfg.preview_every and meta.get('tokenizer_path') and Path(meta['tokenizer_path']).exists():
         tok = load_model(meta['tokenizer_path'], device=a.device)
         def preview(m, step):
             imgs, _ = _decode_grid(m, tok); show_images(imgs, suptitle=f'step {step}').savefig(out/f'samples_{step:06d}.png', dpi=100)
             plt_close(); m.train()
-    tcfg = apply_overrides(dataclasses.replace(_train_config(a, out, 'model.pt'), preview_every=a.preview_every), [])
     if a.resume and Path(tcfg.ckpt_path).exists():
         _say(f"resuming from {tcfg.ckpt_path} at step {read_checkpoint(tcfg.ckpt_path)['step']}")
     hist = fit(model, ds, tcfg, preview=preview)
+    if not main: return hist
     plot_history(hist).savefig(out/'history.png', dpi=100); plt_close()
     _say(f"final loss {hist['loss'][-1]:.4f}; " + ' '.join(f"ce_{d} {hist[f'ce_{d}'][-1]:.3f}" for d in range(cfg.n_depth)
                                                          if f'ce_{d}' in hist))
@@ -298,8 +305,12 @@ def demo_main(argv=None):
 # %% ../nbs/09_cli.ipynb #acaca328
 def _script(main):
     def run():
+        name = 'dnd_nano_' + main.__name__[:-5]
         try: main()
-        except (CLIError, FileNotFoundError) as e: print(f'{main.__name__[:-5]}: error: {e}', file=sys.stderr); return 2
+        except (CLIError, CheckpointError, FileNotFoundError, ValueError) as e:  # our messages say what to do
+            print(f'{name}: error: {e}', file=sys.stderr); return 2
+        except KeyboardInterrupt:
+            print(f'{name}: interrupted; run it again with --resume to continue.', file=sys.stderr); return 130
         return 0
     run.__doc__ = main.__doc__
     return run

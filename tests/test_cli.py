@@ -58,3 +58,32 @@ def test_sigkill_then_resume_continues_from_the_last_checkpoint(codes_file, tmp_
     assert state['step'] == 150
     steps = state['hist']['step']
     assert steps == list(range(150)), steps  # every step logged once: nothing repeated, nothing skipped
+
+def test_sigterm_stops_after_the_step_with_a_checkpoint_then_resumes(codes_file, tmp_path):
+    "SIGTERM (what a cluster sends before it takes a machine back) ends the step, saves it, exits 130; --resume goes on."
+    from dnd_nano.train import read_checkpoint
+    out, ckpt = tmp_path/'run', tmp_path/'run'/'model.pt'
+    args = ['dnd_nano_train', '--codes', str(codes_file), '--out', str(out), '--steps', '150', '--ckpt-every', '7',
+            '--batch-size', '16', '--device', 'cpu', '--set', 'n_embd=32', 'n_head=2', 'n_layer=2',  # heads re-spread
+            '--train', 'log_every=1']
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            if ckpt.exists() and read_checkpoint(ckpt)['step'] >= 14: break
+            assert proc.poll() is None, proc.stdout.read()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None: proc.kill()
+    assert proc.returncode == 130, output[-2000:]
+    assert 'interrupted; run it again with --resume' in output and 'Interrupted: checkpoint of step' in output
+    stopped_at = read_checkpoint(ckpt)['step']
+    assert f'checkpoint of step {stopped_at} saved' in output  # saved on the way out, whatever the interval
+    assert 14 <= stopped_at < 150, stopped_at
+    res = run(*args, '--resume')
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    state = read_checkpoint(ckpt)
+    assert state['step'] == 150 and tuple(state['config']['head_layers']) == (1, 2), state['config']
+    assert state['hist']['step'] == list(range(150))  # nothing repeated, nothing skipped
