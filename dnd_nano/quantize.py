@@ -16,6 +16,8 @@ __all__ = ['nearest_code', 'straight_through', 'kmeans', 'VectorQuantizer', 'cod
 def nearest_code(x: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
     "Index (long) of the nearest row of `codebook` (K, dim) for each row of `x` (N, dim), in L2 distance."
     # ||x - e||^2 = ||x||^2 - 2 x.e + ||e||^2, and ||x||^2 does not depend on the code
+    if x.is_cuda and torch.backends.cuda.matmul.allow_tf32:  # TF32 rounds fp32 matmul inputs to 10 bits: search in fp64
+        x, codebook = x.double(), codebook.double()
     scores = torch.addmm((codebook * codebook).sum(1), x, codebook.t(), alpha=-2)  # (N, K)
     return scores.argmin(1)
 
