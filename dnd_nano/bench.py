@@ -90,20 +90,21 @@ def bench_variant(cfg: DnDConfig, device, batch: int = 32, steps: int = 5, warmu
     out.update(train_step_s=t, train_tokens_per_s=batch * H * W * cfg.n_depth / t, train_s_per_image=t / batch)
     if cuda: out['peak_mem_mb'] = torch.cuda.max_memory_allocated(device) / 2 ** 20
     else: out['peak_mem_mb'] = cpu_train_memory(model, make_step(_Step(model))) / 2 ** 20
-    if peak: out['mfu'] = out['flops_per_image'] / out['train_s_per_image'] / (peak * 1e12)
+    if peak and amp: out['mfu'] = out['flops_per_image'] / out['train_s_per_image'] / (peak * 1e12)  # vs the bf16 peak
     if compile:
         tc = median_time(make_step(torch.compile(_Step(model))), n=steps, warmup=max(warmup, 2), device=device)
         out.update(train_step_s_compiled=tc, train_tokens_per_s_compiled=batch * H * W * cfg.n_depth / tc)
-        if peak: out['mfu_compiled'] = out['flops_per_image'] / (tc / batch) / (peak * 1e12)
+        if peak and amp: out['mfu_compiled'] = out['flops_per_image'] / (tc / batch) / (peak * 1e12)
+        torch._dynamo.reset()  # drop the compiled graph (and the model it holds) before the next variant
     del opt
     model.eval()
-    cond = torch.arange(sample_batch, device=device) % max(cfg.n_classes, 1) if cfg.n_classes else None
+    cond = torch.arange(sample_batch, device=device) % cfg.n_classes if cfg.n_classes else None
     def sample(use_cache):
         g = torch.Generator(device=device).manual_seed(seed)
         with amp_ctx(): generate(model, cond, n=sample_batch, cfg_scale=cfg_scale, generator=g, use_cache=use_cache)
     out['sample_s'] = median_time(lambda: sample(True), n=sample_reps, warmup=1, device=device)
     out['sample_images_per_s'] = sample_batch / out['sample_s']
-    out['sample_steps'] = H * W * (cfg.n_depth if cfg.variant == 'flat' else 1)
+    out['sample_steps'] = H * W * {'flat': cfg.n_depth, 'rq': 1 + cfg.n_depth}.get(cfg.variant, 1)  # sequential forwards
     if no_cache:
         out['sample_s_no_cache'] = median_time(lambda: sample(False), n=1, warmup=0, device=device)
         out['cache_speedup'] = out['sample_s_no_cache'] / out['sample_s']
@@ -121,12 +122,14 @@ def run_bench(preset: str = 'nano', variants=VARIANTS, device=None, batch: int =
     bad = [v for v in variants if v not in VARIANTS]
     if bad: raise ValueError(f"Unknown variants {bad}: choose among {list(VARIANTS)}.")
     device = default_device(device)
-    cuda = device.type == 'cuda'
     threads_before = torch.get_num_threads()
+    tf32_before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     if threads: torch.set_num_threads(threads)
     try: return _run(preset, variants, device, batch, steps, warmup, sample_batch, sample_reps, compile, amp,
                      cfg_scale, peak, seed, progress)
-    finally: torch.set_num_threads(threads_before)
+    finally:  # leave the process's settings as they were
+        torch.set_num_threads(threads_before)
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32_before
 
 def _run(preset, variants, device, batch, steps, warmup, sample_batch, sample_reps, compile, amp, cfg_scale, peak,
          seed, progress):

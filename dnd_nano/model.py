@@ -47,15 +47,16 @@ class DnDConfig:
         if self.head_layers is None:  # evenly spread, the last after the last layer
             self.head_layers = tuple(max(1, round((d + 1) * self.n_layer / self.n_depth)) for d in range(self.n_depth))
         hl = self.head_layers = tuple(int(l) for l in self.head_layers)
-        if len(hl) != self.n_depth:
-            raise ValueError(f"head_layers={hl} has {len(hl)} entries but n_depth={self.n_depth}: give one layer per depth.")
-        if min(hl) < 1 or max(hl) > self.n_layer:
-            raise ValueError(f"head_layers={hl} must lie in 1..n_layer={self.n_layer} (they are 1-based).")
-        if any(a >= b for a, b in zip(hl, hl[1:])):
-            raise ValueError(f"head_layers={hl} must be strictly increasing: head d+1 reads the stream after head d.")
-        if hl[-1] != self.n_layer:
-            raise ValueError(f"head_layers={hl} ends at layer {hl[-1]} but n_layer={self.n_layer}: the last head "
-                             "must sit after the last layer, or the layers after it are never used.")
+        if self.variant in ('dnd', 'vertical'):  # the only variants whose heads sit at chosen layers
+            if len(hl) != self.n_depth:
+                raise ValueError(f"head_layers={hl} has {len(hl)} entries but n_depth={self.n_depth}: give one layer per depth.")
+            if min(hl) < 1 or max(hl) > self.n_layer:
+                raise ValueError(f"head_layers={hl} must lie in 1..n_layer={self.n_layer} (they are 1-based).")
+            if any(a >= b for a, b in zip(hl, hl[1:])):
+                raise ValueError(f"head_layers={hl} must be strictly increasing: head d+1 reads the stream after head d.")
+            if hl[-1] != self.n_layer:
+                raise ValueError(f"head_layers={hl} ends at layer {hl[-1]} but n_layer={self.n_layer}: the last head "
+                                 "must sit after the last layer, or the layers after it are never used.")
         if self.variant == 'rq' and not 1 <= self.rq_depth_layers < self.n_layer:
             raise ValueError(f"rq_depth_layers={self.rq_depth_layers} must be in 1..n_layer-1={self.n_layer - 1}: "
                              "both the spatial and the depth transformer need at least one layer.")
@@ -99,9 +100,9 @@ def _head(n_embd: int, vocab_size: int) -> nn.Module:
 class DnDTransformer(nn.Module):
     "The DnD-Transformer and its ablations; `logits, loss = model(codes, cond)`, codes (B, H, W, D)."
     config_class = DnDConfig
-    def __init__(self, config: DnDConfig = DnDConfig()):
+    def __init__(self, config: DnDConfig | None = None):
         super().__init__()
-        self.config = c = config
+        self.config = c = config or DnDConfig()
         self.H, self.W = c.grid
         self.L, self.D, self.V = self.H * self.W, c.n_depth, c.vocab_size
         self.inject = c.variant == 'dnd'

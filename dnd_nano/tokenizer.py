@@ -100,8 +100,9 @@ class Decoder(nn.Module):
 class RQVAE(nn.Module):
     "Encoder -> residual quantizer -> decoder. `encode(x) -> codes (B, H, W, D)`, `decode(codes, depth=None) -> images`."
     config_class = RQVAEConfig
-    def __init__(self, config: RQVAEConfig = RQVAEConfig()):
+    def __init__(self, config: RQVAEConfig | None = None):
         super().__init__()
+        config = config or RQVAEConfig()
         if config.loss not in ('bce', 'mse'): raise ValueError(f"loss={config.loss!r}: use 'bce' or 'mse'.")
         self.config = config
         self.encoder, self.decoder = Encoder(config), Decoder(config)
