@@ -376,9 +376,11 @@ def loop_overhead(steps: int = 300, width: int = 256, batch_size: int = 64, repe
         fit(m, ds, steps=steps, batch_size=batch_size, device='cpu', progress=True, log_every=log_every, clip=None)
         return (time.perf_counter() - t) / steps
     b, l = [], []
-    for _ in range(repeats): b.append(bare()); l.append(looped())  # interleaved, so drifts in load hit both
-    b, l = float(np.median(b)), float(np.median(l))
-    return {'bare_s': b, 'fit_s': l, 'overhead': l / b - 1}
+    for i in range(repeats):  # in pairs, in alternating order, so that drifts in the machine's load hit both alike
+        if i % 2: l.append(looped()); b.append(bare())
+        else: b.append(bare()); l.append(looped())
+    ratio = float(np.median([li / bi for li, bi in zip(l, b)]))  # the median of the paired ratios
+    return {'bare_s': float(np.median(b)), 'fit_s': float(np.median(l)), 'overhead': ratio - 1}
 
 # %% ../nbs/03_train.ipynb #167f10e1
 def smooth(xs, beta: float = 0.9):
