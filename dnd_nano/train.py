@@ -218,6 +218,7 @@ class _Step(nn.Module):
     def __init__(self, model): super().__init__(); self.model = model
     def forward(self, batch): return self.model.training_step(batch)
 
+# %% ../nbs/03_train.ipynb #dd503391
 class _StopRequest:
     "While active, Ctrl-C or SIGTERM only asks the loop to stop after the step it is in; a second Ctrl-C stops at once."
     def __init__(self): self.asked, self.old = False, {}
@@ -260,7 +261,7 @@ def tokens_in(model, batch) -> int:
     first = batch[0] if isinstance(batch, (list, tuple)) else batch
     return getattr(model, 'tokens_per_item', 1) * len(first)
 
-# %% ../nbs/03_train.ipynb #eac647da
+# %% ../nbs/03_train.ipynb #83f82677
 def fit(model: nn.Module, data: Dataset | DataLoader, config: TrainConfig | None = None, preview=None, **kwargs) -> dict:
     """Train `model` (which has `training_step(batch) -> {'loss': ...}`) on `data`; returns the history.
     `kwargs` override fields of `config`; `preview(model, step)` is called every `preview_every` steps on rank 0."""
@@ -317,7 +318,8 @@ def fit(model: nn.Module, data: Dataset | DataLoader, config: TrainConfig | None
             if ema: ema.update(model, step + 1)
             done, between = step + 1, True
             last = step == cfg.steps - 1
-            if step % cfg.log_every == 0 or last or (cfg.ckpt_path and (step + 1) % cfg.ckpt_every == 0):
+            log_now = step % cfg.log_every == 0 or last or (cfg.ckpt_path and (step + 1) % cfg.ckpt_every == 0)
+            if log_now:
                 losses = torch.stack(pending).float(); pending.clear()
                 if world > 1: dist.all_reduce(losses); losses /= world   # the mean over processes: NaN if any is
                 losses = losses.tolist()                                 # one wait for the device
@@ -339,7 +341,7 @@ def fit(model: nn.Module, data: Dataset | DataLoader, config: TrainConfig | None
             if preview and cfg.preview_every and main and ((step + 1) % cfg.preview_every == 0 or last):
                 preview(ema.model if ema else model, step + 1)
                 model.train()  # a preview may have switched it to eval mode
-            if stop.requested(world, device): raise KeyboardInterrupt
+            if (world == 1 or log_now) and stop.requested(world, device): raise KeyboardInterrupt
     except KeyboardInterrupt:
         if main and cfg.ckpt_path and between:   # weights, buffers and random states are those after `done` steps
             save(done); print(f"\nInterrupted: checkpoint of step {done} saved to {cfg.ckpt_path}.")
