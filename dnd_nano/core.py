@@ -80,7 +80,8 @@ def sync(device=None):
     elif device is not None and device.type == 'mps': torch.mps.synchronize()
 
 def median_time(fn, n: int = 5, warmup: int = 1, device=None) -> float:
-    "Median wall-clock seconds of `fn()` over `n` runs, after `warmup` untimed runs."
+    "Median wall-clock seconds of `fn()` over `n` runs, after `warmup` untimed runs (synchronising `device`)."
+    device = default_device(device)  # on a GPU, wait for the queued kernels: else only their launch is timed
     for _ in range(warmup): fn()
     times = []
     for _ in range(n):

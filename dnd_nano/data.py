@@ -118,6 +118,7 @@ class TextConfig:
             raise ValueError("spacing, line_spacing, jitter and noise cannot be negative; got "
                              f"{self.spacing}, {self.line_spacing}, {self.jitter}, {self.noise}.")
         t = self.thicknesses
+        if not t: raise ValueError(f"thickness={self.thickness}: give (lo, hi) with lo <= hi, or one number.")
         if t[0] < 1 or t[-1] - 1 > min(self.spacing, self.line_spacing) * self.scale:
             raise ValueError(f"thickness={self.thickness} must be at least 1 and at most 1 + (spacing between glyphs "
                              f"in pixels = {min(self.spacing, self.line_spacing) * self.scale}), or strokes would run "
@@ -265,8 +266,8 @@ def _config(config, kw, cls=None):
 def _as_batch(images, hw):
     "(B, 1, H, W) float from a batch or a single image; and whether a single image was given."
     x = torch.as_tensor(images).detach().float().cpu()
-    single = x.ndim < 4
-    x = x.reshape(1, 1, *x.shape[-2:]) if single else x
+    single = x.ndim == 2 or (x.ndim == 3 and x.shape[0] == 1)   # (H, W) or (1, H, W); (B, H, W) is a batch
+    x = x.reshape(1, 1, *x.shape[-2:]) if single else x[:, None] if x.ndim == 3 else x
     if x.ndim != 4 or x.shape[1] != 1 or tuple(x.shape[-2:]) != tuple(hw):
         raise ValueError(f"Expected images shaped (B, 1, {hw[0]}, {hw[1]}) or one (1, {hw[0]}, {hw[1]}) to match the "
                          f"layout; got {tuple(torch.as_tensor(images).shape)}. Pass the matching config or data set.")
@@ -324,7 +325,7 @@ class DataNotFoundError(FileNotFoundError):
 def read_idx(path) -> np.ndarray:
     "Read an idx file (MNIST's format, optionally .gz) into a numpy array."
     path = Path(path)
-    data = (gzip.open if path.suffix == '.gz' else open)(path, 'rb').read()
+    with (gzip.open if path.suffix == '.gz' else open)(path, 'rb') as f: data = f.read()
     dtypes = {0x08: '>u1', 0x09: '>i1', 0x0B: '>i2', 0x0C: '>i4', 0x0D: '>f4', 0x0E: '>f8'}
     if len(data) < 4 or data[:2] != b'\0\0' or data[2] not in dtypes:
         raise ValueError(f"{path} is not an idx file (bad magic number {data[:4].hex()}).")
@@ -554,7 +555,7 @@ def _torchvision(name, cls, root, train, download, where):
     import torchvision
     try: return getattr(torchvision.datasets, cls)(str(root), train=train, download=download, transform=_to_tensor)
     except (RuntimeError, OSError) as e:  # not found, corrupted, or the download failed (URLError is an OSError)
-        why = (f"downloading it failed ({type(e).__name__}: {str(e).splitlines()[0][:120]}); is there no network?"
+        why = (f"downloading it failed ({type(e).__name__}: {(str(e).splitlines() or [''])[0][:120]}); is there no network?"
                if download else "download=False")
         raise DataNotFoundError(f"{name} not found under {str(root)!r} and {why}. Either run it with download=True on a "
                                 f"machine with internet, or copy the files to {where}, or pass root=... where they "
