@@ -448,6 +448,7 @@ class MNISTText(_EquationImages):
         self.n, self.seed, self.split, self.root = int(n), int(seed), split, str(root)
         self.config = replace(config or MNISTTextConfig(), **kw)
         self.pool = _glyph_pool(self.root, split, tuple(self.config.glyph))  # fails early if there is no source
+        self.source = digit_glyphs(self.root, split)[2]  # images match across machines only for the same source
 
     def _draw(self, rng):
         cfg, (ch, cw), (top, left) = self.config, self.config.cell, self.config.origin
