@@ -209,7 +209,7 @@ def train_main(argv=None):
         tok = load_model(meta['tokenizer_path'], device=a.device)
         def preview(m, step):
             imgs, _ = _decode_grid(m, tok); show_images(imgs, suptitle=f'step {step}').savefig(out/f'samples_{step:06d}.png', dpi=100)
-            plt_close(); m.train()
+            plt_close()
     if a.resume and Path(tcfg.ckpt_path).exists():
         _say(f"resuming from {tcfg.ckpt_path} at step {read_checkpoint(tcfg.ckpt_path)['step']}")
     hist = fit(model, ds, tcfg, preview=preview)
