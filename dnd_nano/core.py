@@ -10,7 +10,8 @@ import torch
 import matplotlib.pyplot as plt
 
 # %% auto #0
-__all__ = ['default_device', 'seed_everything', 'show_images', 'psnr', 'sync', 'median_time', 'num_params']
+__all__ = ['default_device', 'seed_everything', 'show_images', 'psnr', 'sync', 'median_time', 'num_params', 'check_images',
+           'image_batch', 'DataNotFoundError']
 
 # %% ../nbs/00_core.ipynb #bc1c5e92
 def default_device(device: str | torch.device | None = None) -> torch.device:
@@ -93,3 +94,37 @@ def median_time(fn, n: int = 5, warmup: int = 1, device=None) -> float:
 def num_params(model: torch.nn.Module, trainable: bool = True) -> int:
     "Number of (trainable) parameters of `model`."
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable)
+
+# %% ../nbs/00_core.ipynb #37a2e673
+def check_images(x, what: str = 'images') -> torch.Tensor:
+    "`x` as a float tensor of finite values in [0, 1]; a clear error for anything else."
+    if not isinstance(x, (torch.Tensor, np.ndarray)):
+        raise TypeError(f"{what} must be a tensor (or a NumPy array); got {type(x).__name__}.")
+    x = torch.as_tensor(x)
+    if x.dtype == torch.bool or x.is_complex():
+        raise TypeError(f"{what} have dtype {x.dtype}: pass real numbers in [0, 1].")
+    if not x.is_floating_point(): x = x.float()
+    if x.numel() == 0: raise ValueError(f"{what} are empty (shape {tuple(x.shape)}): pass at least one image.")
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{what} hold NaN or infinite values: check what produced them.")
+    lo, hi = torch.aminmax(x.detach())
+    if lo < -1e-3 or hi > 1 + 1e-3:
+        hint = " (8-bit images: divide by 255)" if hi > 1.5 else ""
+        raise ValueError(f"{what} range over {lo.item():.4g}..{hi.item():.4g}; they must lie in [0, 1]{hint}.")
+    return x
+
+def image_batch(images, hw=None, what: str = 'images') -> tuple[torch.Tensor, bool]:
+    """One-channel `images` as a float batch (B, 1, H, W) on the CPU, checked by `check_images`, and whether a single
+    image (H, W) or (1, H, W) was given. (B, H, W) is a batch. `hw`, when given, is the (H, W) they must have."""
+    x = check_images(images, what).detach().cpu()
+    single = x.ndim == 2 or (x.ndim == 3 and x.shape[0] == 1)
+    x = x.reshape(1, 1, *x.shape[-2:]) if single else x[:, None] if x.ndim == 3 else x
+    if x.ndim != 4 or x.shape[1] != 1 or (hw is not None and tuple(x.shape[-2:]) != tuple(hw)):
+        want = f"{hw[0]}, {hw[1]}" if hw is not None else "H, W"
+        raise ValueError(f"Expected {what} shaped (B, 1, {want}) or one image (1, {want}); got {tuple(images.shape)}. "
+                         "Pass the images of the layout they were drawn with (or that layout's config).")
+    return x, single
+
+# %% ../nbs/00_core.ipynb #74186467
+class DataNotFoundError(FileNotFoundError):
+    "A data set is not on this machine and cannot be fetched; the message says where to put it or how to get it."

@@ -4,6 +4,7 @@
 
 # %% ../nbs/02_quantize.ipynb #21f91131
 from __future__ import annotations
+import warnings
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -43,6 +44,13 @@ def kmeans(x: torch.Tensor, k: int, n_iter: int = 10) -> torch.Tensor:
 
 # %% ../nbs/02_quantize.ipynb #79a32626
 def _distributed() -> bool: return dist.is_available() and dist.is_initialized()
+
+def _finite_or_skip(x: torch.Tensor, training: bool, who: str) -> bool:
+    "Whether latents `x` are all finite. In eval mode a non-finite one is an error; in training the update is skipped."
+    if bool(torch.isfinite(x).all()): return True
+    if not training: raise ValueError(f"{who} got latents with NaN or infinite values: check the encoder's input.")
+    warnings.warn(f"{who}: a batch of latents holds NaN or inf; the codebook was not updated on it.")
+    return False
 
 class VectorQuantizer(nn.Module):
     """One EMA codebook of `codebook_size` vectors of size `dim` (van den Oord et al. 2017; Razavi et al. 2019).
@@ -118,11 +126,12 @@ class VectorQuantizer(nn.Module):
                              f"the {self.dim} channels (channels-last; permute (B, C, H, W) to (B, H, W, C)).")
         with torch.autocast(z.device.type, enabled=False):  # distances in full precision, even under bf16 autocast
             x = z.reshape(-1, self.dim).to(self.codebook.dtype)  # (N, dim)
-            if self.training and not self.initted:  # k-means on the first training batch
+            learn = _finite_or_skip(x.detach(), self.training, 'VectorQuantizer') and self.training
+            if learn and not self.initted:  # k-means on the first training batch
                 self.set_codebook(kmeans(x.detach(), self.codebook_size, self.kmeans_iters))
             codes = self.search(x.detach())
             q = self.lookup(codes)
-            if self.training: self.update(x.detach(), codes)  # q was looked up before the update
+            if learn: self.update(x.detach(), codes)  # q was looked up before the update
             loss = self.beta * F.mse_loss(x, q.detach())
             quantized = straight_through(x, q)
         return quantized.view(*z.shape), codes.view(z.shape[:-1]), loss
@@ -185,13 +194,24 @@ class ResidualQuantizer(nn.Module):
                              f"the {self.dim} channels (channels-last; permute (B, C, H, W) to (B, H, W, C)).")
         with torch.autocast(z.device.type, enabled=False):  # distances in full precision, even under bf16 autocast
             x = z.reshape(-1, self.dim).to(self.vq(0).codebook.dtype)  # (N, dim)
-            if self.training and not self.initted: self.init_kmeans(x.detach())
+            learn = _finite_or_skip(x.detach(), self.training, 'ResidualQuantizer') and self.training
+            if learn and not self.initted: self.init_kmeans(x.detach())
             codes, residuals, totals = self.residual_search(x.detach())  # (N, D), (D, N, dim), (D, N, dim)
             # totals carry no gradient, so this is beta * mean over depths of ||z - sg(prefix sum)||^2
             loss = self.beta * ((x - totals) ** 2).mean()
-            if self.training: self.update(residuals, codes)
+            if learn: self.update(residuals, codes)
             quantized = straight_through(x, totals[-1])
         return quantized.view(*z.shape), codes.view(*z.shape[:-1], self.n_depth), loss
+
+    @torch.no_grad()
+    def encode(self, z: torch.Tensor) -> torch.Tensor:
+        "Codes (..., D) of latents `z` (..., dim), in any mode: the search alone, which never changes the codebook."
+        if z.shape[-1] != self.dim:
+            raise ValueError(f"ResidualQuantizer(dim={self.dim}) got z of shape {tuple(z.shape)}: the last axis must be "
+                             f"the {self.dim} channels (channels-last; permute (B, C, H, W) to (B, H, W, C)).")
+        x = z.reshape(-1, self.dim).to(self.vq(0).codebook.dtype)
+        _finite_or_skip(x, False, 'ResidualQuantizer')
+        return self.residual_search(x)[0].view(*z.shape[:-1], self.n_depth)
 
     @torch.no_grad()
     def update(self, residuals: torch.Tensor, codes: torch.Tensor):
