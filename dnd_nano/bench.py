@@ -4,18 +4,20 @@
 
 # %% ../nbs/11_bench.ipynb #4ccdf4ee
 from __future__ import annotations
-import argparse, dataclasses, json, platform, sys, time
+import argparse, dataclasses, json, os, platform, sys, time
+from pathlib import Path
 import torch
 from torch import nn
 import matplotlib.pyplot as plt
-from .core import default_device, median_time, num_params, seed_everything, sync
+from .core import console, default_device, median_time, num_params, real_arg, seed_everything, whole_arg
 from .gpt import swiglu_hidden
 from .model import DnDConfig, DnDTransformer, VARIANTS
 from .sample import generate
+from .train import TrainingStep
 
 # %% auto #0
-__all__ = ['PEAK_BF16_TFLOPS', 'PRESETS', 'train_flops_per_image', 'peak_tflops', 'cpu_train_memory', 'peak_rss_mb',
-           'bench_variant', 'run_bench', 'format_table', 'parse_args', 'main', 'plot_bench']
+__all__ = ['PEAK_BF16_TFLOPS', 'main', 'train_flops_per_image', 'peak_tflops', 'cpu_train_memory', 'peak_rss_mb', 'bench_variant',
+           'run_bench', 'format_table', 'parse_args', 'bench_main', 'plot_bench']
 
 # %% ../nbs/11_bench.ipynb #da6739a7
 def train_flops_per_image(cfg: DnDConfig) -> float:
@@ -61,11 +63,6 @@ def peak_rss_mb() -> float | None:
     return kb / 1024 ** 2 if sys.platform == 'darwin' else kb / 1024   # bytes on macOS, KiB on Linux
 
 # %% ../nbs/11_bench.ipynb #e14c36d0
-class _Step(nn.Module):
-    "The training step as a module, so that `torch.compile` can take it."
-    def __init__(self, model): super().__init__(); self.model = model
-    def forward(self, batch): return self.model.training_step(batch)['loss']
-
 def bench_variant(cfg: DnDConfig, device, batch: int = 32, steps: int = 5, warmup: int = 2, sample_batch: int = 8,
                   sample_reps: int = 3, compile: bool = False, amp: bool = False, no_cache: bool = False,
                   cfg_scale: float = 1.0, peak: float | None = None, seed: int = 0) -> dict:
@@ -80,23 +77,23 @@ def bench_variant(cfg: DnDConfig, device, batch: int = 32, steps: int = 5, warmu
     amp_ctx = lambda: torch.autocast(device.type, torch.bfloat16, enabled=amp)
     def make_step(fwd):
         def step():
-            with amp_ctx(): loss = fwd((codes, labels))
+            with amp_ctx(): loss = fwd((codes, labels))['loss']
             loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
         return step
     model.train()
     out = {'variant': cfg.variant, 'params': num_params(model), 'flops_per_image': train_flops_per_image(cfg)}
     if cuda: torch.cuda.reset_peak_memory_stats(device)
-    t = median_time(make_step(_Step(model)), n=steps, warmup=warmup, device=device)
+    t = median_time(make_step(TrainingStep(model)), n=steps, warmup=warmup, device=device)
     out.update(train_step_s=t, train_tokens_per_s=batch * H * W * cfg.n_depth / t, train_s_per_image=t / batch)
     if cuda: out['peak_mem_mb'] = torch.cuda.max_memory_allocated(device) / 2 ** 20
-    else: out['peak_mem_mb'] = cpu_train_memory(model, make_step(_Step(model))) / 2 ** 20
+    else: out['peak_mem_mb'] = cpu_train_memory(model, make_step(TrainingStep(model))) / 2 ** 20
     if peak and amp: out['mfu'] = out['flops_per_image'] / out['train_s_per_image'] / (peak * 1e12)  # vs the bf16 peak
     if compile:
-        tc = median_time(make_step(torch.compile(_Step(model))), n=steps, warmup=max(warmup, 2), device=device)
+        tc = median_time(make_step(torch.compile(TrainingStep(model))), n=steps, warmup=max(warmup, 2), device=device)
         out.update(train_step_s_compiled=tc, train_tokens_per_s_compiled=batch * H * W * cfg.n_depth / tc)
         if peak and amp: out['mfu_compiled'] = out['flops_per_image'] / (tc / batch) / (peak * 1e12)
         torch._dynamo.reset()  # drop the compiled graph (and the model it holds) before the next variant
-    del opt
+    opt.state.clear()  # free the moments before sampling
     model.eval()
     cond = torch.arange(sample_batch, device=device) % cfg.n_classes if cfg.n_classes else None
     def sample(use_cache):
@@ -111,14 +108,12 @@ def bench_variant(cfg: DnDConfig, device, batch: int = 32, steps: int = 5, warmu
     return out
 
 # %% ../nbs/11_bench.ipynb #2edc8a4c
-PRESETS = {'nano': DnDConfig.nano, 'tiny': DnDConfig.tiny, 'cifar': DnDConfig.cifar, 'large': DnDConfig.large}
-
 def run_bench(preset: str = 'nano', variants=VARIANTS, device=None, batch: int = 32, steps: int = 5,
               warmup: int = 2, sample_batch: int = 8, sample_reps: int = 3, threads: int | None = None,
               compile: bool | None = None, amp: bool | None = None, cfg_scale: float = 1.0,
               peak: float | None = None, seed: int = 0, progress: bool = False) -> dict:
     "Benchmark `variants` of a preset; returns a JSON-ready dict (see `main` for the command line)."
-    if preset not in PRESETS: raise ValueError(f"preset={preset!r}: choose one of {list(PRESETS)}.")
+    DnDConfig.preset(preset)  # raises for an unknown preset
     bad = [v for v in variants if v not in VARIANTS]
     if bad: raise ValueError(f"Unknown variants {bad}: choose among {list(VARIANTS)}.")
     device = default_device(device)
@@ -139,7 +134,7 @@ def _run(preset, variants, device, batch, steps, warmup, sample_batch, sample_re
     amp = (cuda and torch.cuda.is_bf16_supported()) if amp is None else amp
     compile = cuda if compile is None else compile
     peak = peak or (peak_tflops(name) if cuda else None)
-    res = {'preset': preset, 'config': dataclasses.asdict(PRESETS[preset]()), 'device': str(device),
+    res = {'preset': preset, 'config': dataclasses.asdict(DnDConfig.preset(preset)), 'device': str(device),
            'device_name': name, 'torch': torch.__version__, 'threads': torch.get_num_threads(), 'batch': batch,
            'steps': steps, 'warmup': warmup, 'sample_batch': sample_batch, 'sample_reps': sample_reps, 'amp_bf16': amp,
            'compile': compile, 'cfg_scale': cfg_scale, 'peak_tflops': peak,
@@ -148,7 +143,7 @@ def _run(preset, variants, device, batch, steps, warmup, sample_batch, sample_re
            'variants': {}}
     for v in variants:
         t0 = time.perf_counter()
-        res['variants'][v] = bench_variant(PRESETS[preset](variant=v), device, batch, steps, warmup, sample_batch,
+        res['variants'][v] = bench_variant(DnDConfig.preset(preset, variant=v), device, batch, steps, warmup, sample_batch,
                                            sample_reps, compile, amp, v == 'dnd', cfg_scale, peak, seed)
         if progress: print(f'{v}: {time.perf_counter() - t0:.1f} s', file=sys.stderr, flush=True)
     res['peak_rss_mb'] = peak_rss_mb()
@@ -184,40 +179,47 @@ def format_table(res: dict) -> str:
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog='dnd_nano_bench', description='Speed of the DnD-Transformer and its variants.')
-    p.add_argument('--preset', default='nano', choices=list(PRESETS), help='model size (default: nano)')
+    p.add_argument('--debug', action='store_true', help='on an error, also print its traceback')
+    p.add_argument('--preset', default='nano', choices=list(DnDConfig.PRESETS), help='model size (default: nano)')
     p.add_argument('--variants', default=','.join(VARIANTS), help='comma-separated variants (default: all)')
     p.add_argument('--device', default=None, help='cpu, cuda, mps (default: the best available)')
-    p.add_argument('--batch', type=int, default=32, help='training batch size (default: 32)')
-    p.add_argument('--steps', type=int, default=5, help='timed training steps, after warm-up (default: 5)')
-    p.add_argument('--warmup', type=int, default=2, help='untimed training steps first (default: 2)')
-    p.add_argument('--sample-batch', type=int, default=8, help='images sampled at once (default: 8)')
-    p.add_argument('--sample-reps', type=int, default=3, help='timed sampling runs (default: 3)')
-    p.add_argument('--cfg-scale', type=float, default=1.0, help='guidance scale when sampling (default: 1, none)')
-    p.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: torch\'s choice)')
+    p.add_argument('--batch', type=whole_arg(1), default=32, help='training batch size (default: 32)')
+    p.add_argument('--steps', type=whole_arg(1), default=5, help='timed training steps, after warm-up (default: 5)')
+    p.add_argument('--warmup', type=whole_arg(0), default=2, help='untimed training steps first (default: 2)')
+    p.add_argument('--sample-batch', type=whole_arg(1), default=8, help='images sampled at once (default: 8)')
+    p.add_argument('--sample-reps', type=whole_arg(1), default=3, help='timed sampling runs (default: 3)')
+    p.add_argument('--cfg-scale', type=real_arg(), default=1.0, help='guidance scale when sampling (default: 1, none)')
+    p.add_argument('--threads', type=whole_arg(1), default=None, help='torch CPU threads (default: torch\'s choice)')
     p.add_argument('--compile', action=argparse.BooleanOptionalAction, default=None,
                    help='also time the torch.compile\'d training step (default: on CUDA only)')
     p.add_argument('--amp', action=argparse.BooleanOptionalAction, default=None,
                    help='bf16 autocast (default: on CUDA with bf16)')
-    p.add_argument('--peak-tflops', type=float, default=None, help='device bf16 peak for MFU (default: from a table)')
-    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--peak-tflops', type=real_arg(0, lo_open=True), default=None, help='device bf16 peak for MFU (default: from a table)')
+    p.add_argument('--seed', type=whole_arg(0), default=0)
     p.add_argument('--json', default=None, metavar='PATH', help='also write the figures as JSON to PATH')
     return p.parse_args(argv)
 
-def main(argv=None):
-    "Console script `dnd_nano_bench`: prints the table, writes the JSON; returns None (the exit status is 0)."
+def bench_main(argv=None) -> dict:
+    "Measure the speed of the DnD-Transformer and its variants; print the table and write the JSON (`dnd_nano_bench`)."
     a = parse_args(argv)
     variants = [v.strip() for v in a.variants.split(',') if v.strip()]
-    try:
-        res = run_bench(a.preset, variants, a.device, a.batch, a.steps, a.warmup, a.sample_batch, a.sample_reps,
-                        a.threads, a.compile, a.amp, a.cfg_scale, a.peak_tflops, a.seed, progress=True)
-    except ValueError as e: raise SystemExit(f'dnd_nano_bench: {e}') from None
+    if not variants: raise ValueError("--variants is empty: name one or more of " + ', '.join(VARIANTS) + ".")
+    if a.json:  # checked before minutes of timing
+        out = Path(a.json)
+        if out.is_dir() or not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
+            raise ValueError(f"--json {out}: cannot write a file there (a folder, or a folder that does not exist or "
+                             "cannot be written).")
+    res = run_bench(a.preset, variants, a.device, a.batch, a.steps, a.warmup, a.sample_batch, a.sample_reps,
+                    a.threads, a.compile, a.amp, a.cfg_scale, a.peak_tflops, a.seed, progress=True)
     print(format_table(res))
-    if a.json:
-        with open(a.json, 'w') as f: json.dump(res, f, indent=1)
+    if a.json: Path(a.json).write_text(json.dumps(res, indent=1))
+    return res
+
+main = console(bench_main, 'dnd_nano_bench')
 
 # %% ../nbs/11_bench.ipynb #4e91a141
 #| eval: false
-if __name__ == '__main__': main()
+if __name__ == '__main__': sys.exit(main())
 
 # %% ../nbs/11_bench.ipynb #c4f298bf
 def plot_bench(res: dict, title: str | None = None):

@@ -4,137 +4,185 @@
 
 # %% ../nbs/17_cli.ipynb #279dadd4
 from __future__ import annotations
-import argparse, dataclasses, json, sys, time, typing
+import argparse, contextlib, dataclasses, json, os, time
 from pathlib import Path
 import torch
-from .core import default_device, seed_everything, show_images
-from .train import TrainConfig, CheckpointError, dist_info, fit, load_model, plot_history, read_checkpoint
+import matplotlib.pyplot as plt
+from .core import console, default_device, real_arg, seed_everything, show_images, whole_arg
+from .checkpoint import CheckpointError, RunLock, atomic_write, check_config, fingerprint, load_model, read_checkpoint
+from .train import TrainConfig, dist_info, fit, plot_history
+from .text import TextImages, read_text, text_scores
+from .tokenizer import RQVAE, RQVAEConfig
+from .depths import ablation_table, depth_ablation, evaluate_tokenizer, plot_depth_curves, show_depths
+from .codes import encode_dataset, load_codes
+from .model import VARIANTS, DnDConfig, DnDTransformer
+from .sample import sample_images
+from .datasets import DATASETS, TOKENIZER_PRESET, get_data
 
 # %% auto #0
-__all__ = ['DATASETS', 'DEMO_PRESETS', 'tokenizer', 'encode', 'train', 'sample', 'demo', 'CLIError', 'apply_overrides',
-           'get_data', 'tokenizer_preset', 'model_preset', 'tokenizer_main', 'plt_close', 'encode_main', 'train_main',
-           'sample_images', 'text_report', 'sample_main', 'demo_main']
+__all__ = ['IMAGE_TYPES', 'DEMO_PRESETS', 'tokenizer', 'encode', 'train', 'sample', 'demo', 'CLIError', 'apply_overrides',
+           'out_folder', 'out_file', 'per_depth_arg', 'check_fits', 'tokenizer_main', 'encode_main', 'train_main',
+           'text_report', 'sample_main', 'demo_main']
 
 # %% ../nbs/17_cli.ipynb #e968d136
 class CLIError(ValueError):
     "A bad command-line argument; the console scripts print its message and exit with status 2."
 
-def _convert(value: str, default, name: str, flag: str = '--set', nullable: bool = False):
+def _convert(value: str, default, name: str, flag: str, type_str: str):
     "Parse `value` like the field's current value `default`; 'none' gives None where the field allows it."
-    if nullable and value.lower() == 'none': return None
+    if 'None' in type_str and value.lower() == 'none': return None
     try:
         if isinstance(default, bool) or value.lower() in ('true', 'false'):
             if value.lower() not in ('true', 'false', '1', '0'): raise ValueError
             return value.lower() in ('true', '1')
-        if isinstance(default, tuple): return tuple(type(default[0])(v) if default else int(v) for v in value.split(','))
+        if isinstance(default, tuple) or (default is None and 'tuple' in type_str):
+            kind = type(default[0]) if default else int
+            return tuple(kind(v) for v in value.split(','))
         if isinstance(default, int): return int(value)
         if isinstance(default, float): return float(value)
         if default is None:
-            if value.lower() == 'none': return None
             for t in (int, float):
                 try: return t(value)
                 except ValueError: pass
         return value
-    except ValueError: raise CLIError(f"{flag} {name}={value}: {value!r} is not a valid {type(default).__name__}.") from None
+    except ValueError:
+        raise CLIError(f"{flag} {name}={value}: {value!r} is not a valid {type(default).__name__}.") from None
 
 def apply_overrides(cfg, pairs, flag='--set'):
-    "Return a copy of dataclass `cfg` with `field=value` strings applied."
+    "Return a copy of dataclass `cfg` with `field=value` strings applied; the config's own checks name a bad value."
     fields = {f.name: f for f in dataclasses.fields(cfg)}
-    names, kw = list(fields), {}
+    kw = {}
     for pair in pairs or []:
         if '=' not in pair: raise CLIError(f"{flag} {pair}: write it as field=value.")
         k, v = pair.split('=', 1)
-        if k not in names: raise CLIError(f"{flag} {k}=...: {type(cfg).__name__} has no field {k!r}; fields: {', '.join(names)}.")
-        kw[k] = _convert(v, getattr(cfg, k), k, flag, nullable='None' in str(fields[k].type))
-    return dataclasses.replace(cfg, **kw)
+        if k not in fields:
+            raise CLIError(f"{flag} {k}=...: {type(cfg).__name__} has no field {k!r}; fields: {', '.join(fields)}.")
+        kw[k] = _convert(v, getattr(cfg, k), k, flag, str(fields[k].type))
+    try: return dataclasses.replace(cfg, **kw)
+    except (ValueError, TypeError) as e: raise CLIError(f"{flag}: {e}") from None
 
 # %% ../nbs/17_cli.ipynb #8c2f9f31
-DATASETS = ('text', 'mnist_text', 'cifar10', 'mnist', 'fashion_mnist')
+IMAGE_TYPES = ('.png', '.pdf', '.svg', '.jpg', '.jpeg')
 
-def get_data(name: str, split: str = 'train', n: int | None = None, root='data', download: bool = False):
-    "A data set of (image, label) by name; `split` is 'train' or 'test'; `n` caps the number of items."
-    from dnd_nano import data
-    if name not in DATASETS: raise CLIError(f"--data {name}: choose one of {', '.join(DATASETS)}.")
-    seed = 0 if split == 'train' else 1
-    if name == 'text': return data.TextImages(n=n or (20000 if split == 'train' else 1000), seed=seed)
-    if name == 'mnist_text': return data.MNISTText(n=n or (20000 if split == 'train' else 1000), split=split, seed=seed, root=root)
-    load = {'cifar10': data.load_cifar10, 'mnist': data.load_mnist, 'fashion_mnist': data.load_fashion_mnist}[name]
-    ds = load(root=root, train=split == 'train', download=download)
-    return torch.utils.data.Subset(ds, range(min(n, len(ds)))) if n else ds
+def out_folder(path, flag: str = '--out') -> Path:
+    "An output folder, checked: not an existing file (whether it can be written is checked when it is locked)."
+    out = Path(path)
+    if out.exists() and not out.is_dir(): raise CLIError(f"{flag} {out} is a file: give a folder.")
+    return out
 
-def tokenizer_preset(name: str):
-    "The RQVAEConfig preset for a data set (or a preset name)."
-    from dnd_nano.tokenizer import RQVAEConfig
-    presets = {'text': RQVAEConfig.text, 'mnist_text': RQVAEConfig.mnist_text, 'cifar10': RQVAEConfig.cifar10,
-               'mnist': RQVAEConfig.mnist, 'fashion_mnist': RQVAEConfig.mnist}
-    if name not in presets: raise CLIError(f"--preset {name}: choose one of {', '.join(presets)}.")
-    return presets[name]()
+def out_file(path, flag: str, kinds=None) -> Path:
+    "An output file, checked: not a folder, of one of `kinds` (suffixes), in a folder that exists or can be made and written."
+    out = Path(path)
+    if out.is_dir(): raise CLIError(f"{flag} {out} is a folder: give a file name.")
+    if kinds and out.suffix.lower() not in kinds:
+        raise CLIError(f"{flag} {out}: the file type {out.suffix or '(none)'!r} cannot be written; use one of {', '.join(kinds)}.")
+    try: out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e: raise CLIError(f"{flag} {out}: cannot make the folder {out.parent} ({e.strerror or e}).") from None
+    if not os.access(out.parent, os.W_OK): raise CLIError(f"{flag} {out}: the folder {out.parent} cannot be written.")
+    return out
 
-def model_preset(name: str):
-    "The DnDConfig preset by name."
-    from dnd_nano.model import DnDConfig
-    presets = {'tiny': DnDConfig.tiny, 'nano': DnDConfig.nano, 'cifar': DnDConfig.cifar, 'large': DnDConfig.large}
-    if name not in presets: raise CLIError(f"--preset {name}: choose one of {', '.join(presets)}.")
-    return presets[name]()
+def per_depth_arg(parse):
+    "An argparse type: one value, or one per depth separated by commas; each read by `parse`. Gives a list."
+    def read(s: str) -> list: return [parse(v) for v in s.split(',')]
+    read.__name__ = getattr(parse, '__name__', 'value') + ' (or one per depth, comma-separated)'
+    return read
+
+def _one_or_list(v: list): return v[0] if len(v) == 1 else v
+
+def check_fits(tokenizer_config: RQVAEConfig, ds, name: str):
+    "Raise a `CLIError` unless the images of data set `ds` have the shape the tokenizer was made for."
+    want = (tokenizer_config.in_channels, *tokenizer_config.image_hw)
+    have = tuple(ds[0][0].shape)
+    if have != want:
+        raise CLIError(f"--data {name} has images of shape {have}, but the tokenizer takes {want}: use the data set "
+                       "(or the --preset) it was made for.")
 
 # %% ../nbs/17_cli.ipynb #bd94a15f
+def _parser(prog: str, doc: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=doc)
+    p.add_argument('--debug', action='store_true', help='on an error, also print its traceback')
+    return p
+
 def _common(p: argparse.ArgumentParser, steps: int, batch_size: int, lr: float):
     p.add_argument('--set', nargs='*', default=[], metavar='FIELD=VALUE', help='override fields of the model config')
     p.add_argument('--train', nargs='*', default=[], metavar='FIELD=VALUE', help='override fields of TrainConfig')
-    p.add_argument('--steps', type=int, default=steps, help='optimiser steps (default %(default)s)')
-    p.add_argument('--batch-size', type=int, default=batch_size, help='batch size (default %(default)s)')
-    p.add_argument('--lr', type=float, default=lr, help='peak learning rate (default %(default)s)')
+    p.add_argument('--steps', type=whole_arg(1), default=steps, help='optimiser steps (default %(default)s)')
+    p.add_argument('--batch-size', type=whole_arg(1), default=batch_size, help='batch size (default %(default)s)')
+    p.add_argument('--lr', type=real_arg(0, lo_open=True), default=lr, help='peak learning rate (default %(default)s)')
     p.add_argument('--device', default=None, help='cpu, cuda, cuda:1, mps (default: the best available)')
     p.add_argument('--resume', action='store_true', help='continue from the checkpoint in --out')
+    p.add_argument('--overwrite', action='store_true', help='start over, replacing the checkpoint in --out')
     p.add_argument('--compile', action='store_true', help='torch.compile the training step')
-    p.add_argument('--ckpt-every', type=int, default=250, help='checkpoint interval in steps (default %(default)s)')
-    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--ckpt-every', type=whole_arg(1), default=250, help='checkpoint interval in steps (default %(default)s)')
+    p.add_argument('--seed', type=whole_arg(0), default=0, help='random seed (default %(default)s)')
 
 def _train_config(a, out: Path, name: str) -> TrainConfig:
+    "The TrainConfig of the common arguments; refuses to start over on a checkpoint without --overwrite."
+    if a.resume and a.overwrite: raise CLIError("--resume and --overwrite contradict each other: choose one.")
+    default_device(a.device)  # an impossible device fails here, before any work
+    ckpt = out/name
+    if ckpt.exists() and not (a.resume or a.overwrite):
+        raise CLIError(f"{ckpt} already holds a checkpoint: pass --resume to continue it, --overwrite to start over, "
+                       "or another --out.")
     cfg = TrainConfig(steps=a.steps, batch_size=a.batch_size, lr=a.lr, device=a.device, resume=a.resume,
-                      compile=a.compile, ckpt_every=a.ckpt_every, ckpt_path=str(out/name), seed=a.seed)
+                      compile=a.compile, ckpt_every=a.ckpt_every, ckpt_path=str(ckpt), seed=a.seed)
     return apply_overrides(cfg, a.train, '--train')
+
+def _enough(ds, batch_size: int, what: str):
+    world = dist_info()[2]
+    if len(ds) < batch_size * world:
+        raise CLIError(f"{what} has {len(ds)} images, fewer than one batch of {batch_size}" +
+                       (f" on each of {world} processes" if world > 1 else "") + ": lower --batch-size or use more data.")
 
 def _say(*args): print(*args, flush=True)
 
 # %% ../nbs/17_cli.ipynb #8e141393
+def _depths(s: str) -> tuple:
+    "An argparse type for --ablation: depths such as 1,2,4."
+    return tuple(whole_arg(1)(v) for v in s.split(','))
+_depths.__name__ = 'depths (e.g. 1,2,4)'
+
 def tokenizer_main(argv=None):
     "Train an RQ-VAE tokenizer (console script `dnd_nano_tokenizer`)."
-    from dnd_nano.tokenizer import RQVAE, evaluate_tokenizer, show_depths, depth_ablation, ablation_table, plot_depth_curves
-    from dnd_nano.data import TextImages, read_text
-    p = argparse.ArgumentParser(prog='dnd_nano_tokenizer', description=tokenizer_main.__doc__)
+    p = _parser('dnd_nano_tokenizer', tokenizer_main.__doc__)
     p.add_argument('--data', default='text', choices=DATASETS)
-    p.add_argument('--preset', default=None, help='RQVAEConfig preset (default: the one named like --data)')
+    p.add_argument('--preset', default=None, choices=RQVAEConfig.PRESETS, help='tokenizer preset (default: the data\'s)')
     p.add_argument('--root', default='data', help='folder of downloaded data sets')
     p.add_argument('--download', action='store_true', help='download torchvision data sets into --root')
-    p.add_argument('--n-train', type=int, default=None); p.add_argument('--n-test', type=int, default=500)
+    p.add_argument('--n-train', type=whole_arg(1), default=None, help='training images (default: all, or 20,000 generated)')
+    p.add_argument('--n-test', type=whole_arg(1), default=500, help='held-out images to score (default %(default)s)')
     p.add_argument('--out', default='runs/tokenizer', help='folder for the checkpoint and figures')
-    p.add_argument('--ablation', default=None, metavar='DEPTHS', help='e.g. 1,2,4: train one tokenizer per depth')
+    p.add_argument('--ablation', type=_depths, default=None, metavar='DEPTHS', help='e.g. 1,2,4: one tokenizer per depth')
     _common(p, steps=1500, batch_size=64, lr=2e-3)
     a = p.parse_args(argv)
-    out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
-    cfg = apply_overrides(tokenizer_preset(a.preset or a.data), a.set)
-    seed_everything(a.seed)
-    train = get_data(a.data, 'train', a.n_train, a.root, a.download)
-    test = get_data(a.data, 'test', a.n_test, a.root, a.download)
-    if a.ablation:
-        depths = tuple(int(d) for d in a.ablation.split(','))
-        res = depth_ablation(depths, steps=a.steps, batch_size=a.batch_size, lr=a.lr, config=cfg, data=(train, test),
-                             device=a.device)
-        (out/'ablation.json').write_text(json.dumps(res, indent=1))
-        plot_depth_curves(res, f'tokenizers with D = {a.ablation}').savefig(out/'ablation.png', dpi=120)
-        _say(ablation_table(res)); _say(f"wrote {out/'ablation.json'} and {out/'ablation.png'}")
-        return res
-    tok = RQVAE(cfg)
-    titles = (lambda r: read_text(r, test)) if isinstance(test, TextImages) else None
-    sample = torch.stack([test[i][0] for i in range(8)])
-    def preview(model, step):
-        show_depths(model, sample, titles).savefig(out/'reconstructions.png', dpi=100); plt_close()
-    hist = fit(tok, train, _train_config(a, out, 'tokenizer.pt'), preview=preview)
-    if dist_info()[0] != 0: return hist  # under torchrun only rank 0 evaluates and writes files
-    res = evaluate_tokenizer(tok, test, device=a.device)
-    (out/'eval.json').write_text(json.dumps(res, indent=1))
-    plot_history(hist, keys=['rec', 'commit']).savefig(out/'history.png', dpi=100); preview(tok, a.steps)
+    out = out_folder(a.out)
+    cfg = apply_overrides(RQVAEConfig.preset(a.preset or TOKENIZER_PRESET[a.data]), a.set)
+    tcfg = _train_config(a, out, 'tokenizer.pt') if not a.ablation else None
+    main = dist_info()[0] == 0  # under torchrun only rank 0 writes files
+    with RunLock(out) if main else contextlib.nullcontext():
+        seed_everything(a.seed)
+        train = get_data(a.data, 'train', a.n_train, a.root, a.download)
+        test = get_data(a.data, 'test', a.n_test, a.root, a.download)
+        check_fits(cfg, train, a.data); _enough(train, a.batch_size, f'--data {a.data} (training split)')
+        if a.ablation:
+            res = depth_ablation(a.ablation, steps=a.steps, batch_size=a.batch_size, lr=a.lr, config=cfg,
+                                 data=(train, test), device=a.device)
+            atomic_write(out/'ablation.json', lambda f: f.write(json.dumps(res, indent=1).encode()))
+            plot_depth_curves(res, f'tokenizers with D = {a.ablation}').savefig(out/'ablation.png', dpi=120); plt.close('all')
+            _say(ablation_table(res)); _say(f"wrote {out/'ablation.json'} and {out/'ablation.png'}")
+            return res
+        tok = RQVAE(cfg)
+        titles = (lambda r: read_text(r, test)) if isinstance(test, TextImages) else None
+        sample = torch.stack([test[i][0] for i in range(min(8, len(test)))])
+        def preview(model, step):
+            show_depths(model, sample, titles).savefig(out/'reconstructions.png', dpi=100); plt.close('all')
+        if a.resume and Path(tcfg.ckpt_path).exists():
+            _say(f"resuming from {tcfg.ckpt_path} at step {read_checkpoint(tcfg.ckpt_path)['step']}")
+        hist = fit(tok, train, tcfg, preview=preview)
+        if not main: return hist
+        res = evaluate_tokenizer(tok, test, device=a.device)
+        atomic_write(out/'eval.json', lambda f: f.write(json.dumps(res, indent=1).encode()))
+        plot_history(hist, keys=['rec', 'commit']).savefig(out/'history.png', dpi=100); preview(tok, a.steps)
     _say('depths decoded: ' + ' '.join(f'{d:>6}' for d in res['depth']))
     _say('PSNR (dB):      ' + ' '.join(f'{v:6.1f}' for v in res['psnr']))
     if res['char_acc']: _say('chars read:     ' + ' '.join(f'{v:6.1%}' for v in res['char_acc']))
@@ -143,125 +191,134 @@ def tokenizer_main(argv=None):
     _say(f"wrote {out/'tokenizer.pt'}, eval.json, history.png, reconstructions.png")
     return res
 
-def plt_close():
-    import matplotlib.pyplot as plt; plt.close('all')
-
 # %% ../nbs/17_cli.ipynb #9d3cd5cf
 def encode_main(argv=None):
     "Encode a data set to a codes file with a trained tokenizer (console script `dnd_nano_encode`)."
-    from dnd_nano.tokenizer import encode_dataset
-    p = argparse.ArgumentParser(prog='dnd_nano_encode', description=encode_main.__doc__)
+    p = _parser('dnd_nano_encode', encode_main.__doc__)
     p.add_argument('--tokenizer', required=True, help='tokenizer checkpoint (.pt) or safetensors export')
     p.add_argument('--data', default='text', choices=DATASETS)
     p.add_argument('--split', default='train', choices=('train', 'test'))
-    p.add_argument('--n', type=int, default=None, help='number of images (default: the whole split)')
+    p.add_argument('--n', type=whole_arg(1), default=None, help='number of images (default: the whole split)')
     p.add_argument('--root', default='data'); p.add_argument('--download', action='store_true')
     p.add_argument('--out', default=None, help='codes file (default: runs/codes_<data>_<split>.pt)')
     p.add_argument('--device', default=None)
     a = p.parse_args(argv)
-    tok = load_model(a.tokenizer, device=a.device)
-    out = Path(a.out or f'runs/codes_{a.data}_{a.split}.pt')
+    out = out_file(a.out or f'runs/codes_{a.data}_{a.split}.pt', '--out')
+    tok = load_model(a.tokenizer, RQVAE, device=default_device(a.device))
     ds = get_data(a.data, a.split, a.n, a.root, a.download)
+    check_fits(tok.config, ds, a.data)
     encode_dataset(tok, ds, out, tokenizer_path=Path(a.tokenizer).resolve(), device=a.device)
     _say(f"wrote {len(ds)} x {tuple(tok.config.grid)} x {tok.config.n_depth} codes to {out}")
     return out
 
 # %% ../nbs/17_cli.ipynb #76384356
-def _decode_grid(model, tok, n=16, seed=0, **kw):
-    "Sample n images with `model`, decode them with `tok`: (images, codes)."
-    g = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
-    cond = torch.arange(n, device=g.device) % model.config.n_classes if model.config.n_classes else None
-    codes = model.generate(cond=cond, n=n, generator=g, **kw)
-    return tok.decode(codes.to(next(tok.parameters()).device)), codes
-
 def train_main(argv=None):
     "Train a DnD transformer (or an ablation) on a codes file (console script `dnd_nano_train`)."
-    from dnd_nano.model import DnDTransformer
-    from dnd_nano.tokenizer import load_codes
-    p = argparse.ArgumentParser(prog='dnd_nano_train', description=train_main.__doc__)
+    p = _parser('dnd_nano_train', train_main.__doc__)
     p.add_argument('--codes', required=True, help='codes file from dnd_nano_encode')
-    p.add_argument('--preset', default='tiny', help='tiny, nano, cifar or large (default %(default)s)')
-    p.add_argument('--variant', default='dnd', help='dnd, vertical, parallel, flat or rq')
+    p.add_argument('--preset', default='tiny', choices=DnDConfig.PRESETS, help='model size (default %(default)s)')
+    p.add_argument('--variant', default='dnd', choices=VARIANTS, help='the method, or one of its ablations')
     p.add_argument('--out', default='runs/dnd', help='folder for the checkpoint and figures')
-    p.add_argument('--preview-every', type=int, default=0, help='draw a sample grid every this many steps')
+    p.add_argument('--preview-every', type=whole_arg(0), default=0, help='draw a sample grid every this many steps')
     _common(p, steps=3000, batch_size=64, lr=1e-3)
     a = p.parse_args(argv)
-    out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
-    ds, meta = load_codes(a.codes)
-    tc, labels = meta['tokenizer_config'], ds.tensors[1]
-    n_classes = int(labels.max()) + 1 if labels.numel() and labels.max() > 0 else 0
-    grid = (tc['image_size'] // tc['f'], (tc.get('image_width') or tc['image_size']) // tc['f'])
-    cfg = model_preset(a.preset)
-    cfg = dataclasses.replace(cfg, vocab_size=tc['codebook_size'], grid=grid, n_depth=tc['n_depth'], n_classes=n_classes,
-                              variant=a.variant, head_layers=cfg.head_layers if len(cfg.head_layers) == tc['n_depth'] else None)
-    given = {pair.split('=', 1)[0] for pair in a.set or []}
-    respread = given & {'n_layer', 'n_depth'} and 'head_layers' not in given  # the preset's heads fit its own depth
-    cfg = apply_overrides(cfg, [*(a.set or []), *(['head_layers=none'] if respread else [])])
-    seed_everything(a.seed)
-    model = DnDTransformer(cfg)
-    main = dist_info()[0] == 0  # under torchrun only rank 0 writes files
-    if main: (out/'run.json').write_text(json.dumps({'codes': str(Path(a.codes).resolve()), 'tokenizer': meta.get('tokenizer_path'),
-                                            'config': dataclasses.asdict(cfg)}, indent=1))
+    out = out_folder(a.out)
     tcfg = _train_config(a, out, 'model.pt')
     if a.preview_every: tcfg = dataclasses.replace(tcfg, preview_every=a.preview_every)
-    preview = None
-    if tcfg.preview_every and meta.get('tokenizer_path') and Path(meta['tokenizer_path']).exists():
-        tok = load_model(meta['tokenizer_path'], device=a.device)
-        def preview(m, step):
-            imgs, _ = _decode_grid(m, tok); show_images(imgs, suptitle=f'step {step}').savefig(out/f'samples_{step:06d}.png', dpi=100)
-            plt_close()
-    if a.resume and Path(tcfg.ckpt_path).exists():
-        _say(f"resuming from {tcfg.ckpt_path} at step {read_checkpoint(tcfg.ckpt_path)['step']}")
-    hist = fit(model, ds, tcfg, preview=preview)
-    if not main: return hist
-    plot_history(hist).savefig(out/'history.png', dpi=100); plt_close()
+    main = dist_info()[0] == 0  # under torchrun only rank 0 writes files
+    with RunLock(out) if main else contextlib.nullcontext():
+        ds, meta = load_codes(a.codes)
+        labels, fp = ds.tensors[1], meta['tokenizer_fingerprint']
+        n_classes = int(labels.max()) + 1 if labels.max() > 0 else 0
+        cfg = DnDConfig.from_tokenizer(meta['tokenizer_config'], a.preset, variant=a.variant, n_classes=n_classes)
+        cfg = apply_overrides(cfg, a.set)
+        model = DnDTransformer(cfg)
+        _enough(ds, a.batch_size, a.codes)
+        ckpt = Path(tcfg.ckpt_path)
+        if a.resume and ckpt.exists():
+            state = read_checkpoint(ckpt)
+            check_config(state, model, ckpt)
+            was = state['meta'].get('tokenizer_fingerprint')
+            if was != fp:
+                raise CheckpointError(f"--resume: {ckpt} was trained on codes made by tokenizer {was}, but {a.codes} was "
+                                      f"made by tokenizer {fp}: its codes mean other images. Resume with the codes it was "
+                                      "trained on, or start a new run in another --out.")
+            _say(f"resuming from {ckpt} at step {state['step']}")
+        elif a.resume: _say(f"--resume: {ckpt} does not exist yet, so this is a new run")
+        preview, tok_path = None, meta.get('tokenizer_path')
+        if tcfg.preview_every and tok_path and Path(tok_path).exists():
+            tok = load_model(tok_path, RQVAE, device=a.device)
+            if fingerprint(tok) != fp: _say(f"no previews: the tokenizer at {tok_path} is not the one that made the codes")
+            else:
+                def preview(m, step):
+                    g = torch.Generator(device=next(m.parameters()).device).manual_seed(0)
+                    cond = torch.arange(16) % n_classes if n_classes else None
+                    show_images(sample_images(m, tok, cond, 16, generator=g), suptitle=f'step {step}').savefig(
+                        out/f'samples_{step:06d}.png', dpi=100)
+                    plt.close('all')
+        run = {'codes': str(Path(a.codes).resolve()), 'tokenizer': tok_path, 'tokenizer_fingerprint': fp,
+               'preset': a.preset, 'config': dataclasses.asdict(cfg)}
+        if main: atomic_write(out/'run.json', lambda f: f.write(json.dumps(run, indent=1).encode()))  # checks passed
+        hist = fit(model, ds, tcfg, preview=preview, meta={'tokenizer_fingerprint': fp})
+        if not main: return hist
+        plot_history(hist).savefig(out/'history.png', dpi=100); plt.close('all')
     _say(f"final loss {hist['loss'][-1]:.4f}; " + ' '.join(f"ce_{d} {hist[f'ce_{d}'][-1]:.3f}" for d in range(cfg.n_depth)
                                                          if f'ce_{d}' in hist))
     _say(f"wrote {tcfg.ckpt_path} and {out/'history.png'}")
     return hist
 
 # %% ../nbs/17_cli.ipynb #14b91193
-def sample_images(model, tok, n: int = 64, seed: int = 0, batch: int = 64, **kw):
-    "Sample `n` images in batches; returns (images, codes)."
-    imgs, codes = [], []
-    for i in range(0, n, batch):
-        im, c = _decode_grid(model, tok, min(batch, n - i), seed + i, **kw); imgs.append(im.cpu()); codes.append(c.cpu())
-    return torch.cat(imgs), torch.cat(codes)
-
-def text_report(images, data: str = 'text') -> tuple[list, dict] | None:
-    "What the OCR reads in generated text images, and the legible / valid shares; None for other data."
-    from dnd_nano.data import TextImages, read_text, text_scores
-    if data != 'text': return None
+def text_report(images) -> tuple[list, dict]:
+    "What the OCR reads in generated images of text (the default layout), and the shares legible and valid."
     reads = read_text(images, TextImages(n=1).config)
     return reads, text_scores(reads)
 
+def _tokenizer_of(model_path: Path) -> str:
+    "The tokenizer named in the run.json next to a model."
+    run = model_path.parent/'run.json'
+    if not run.exists(): raise CLIError(f"No tokenizer: pass --tokenizer PATH ({run} does not exist to name one).")
+    try: path = json.loads(run.read_text()).get('tokenizer')
+    except (ValueError, AttributeError): raise CLIError(f"{run} is not readable JSON: pass --tokenizer PATH.") from None
+    if not path: raise CLIError(f"No tokenizer: pass --tokenizer PATH ({run} does not name one).")
+    return path
+
 def sample_main(argv=None):
-    "Sample images from a trained transformer and write a PNG grid (console script `dnd_nano_sample`)."
-    p = argparse.ArgumentParser(prog='dnd_nano_sample', description=sample_main.__doc__)
-    p.add_argument('--model', required=True, help='transformer checkpoint (model.pt)')
+    "Sample images from a trained transformer and write them as a grid (console script `dnd_nano_sample`)."
+    p = _parser('dnd_nano_sample', sample_main.__doc__)
+    p.add_argument('--model', required=True, help='transformer checkpoint (model.pt) or safetensors export')
     p.add_argument('--tokenizer', default=None, help="tokenizer checkpoint (default: the one in the model's run.json)")
-    p.add_argument('--data', default='text', help="the data the tokenizer was trained on ('text' gets an OCR report)")
-    p.add_argument('--n', type=int, default=64); p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--temperature', default='1.0', help='one value, or one per depth: 1.0,0.8,0.8,0.8')
-    p.add_argument('--top-k', default='0'); p.add_argument('--top-p', default='1.0')
-    p.add_argument('--cfg-scale', type=float, default=1.0)
+    p.add_argument('--data', default='text', choices=DATASETS, help="what the images are ('text' gets an OCR report)")
+    p.add_argument('--n', type=whole_arg(1), default=64, help='images to sample (default %(default)s)')
+    p.add_argument('--seed', type=whole_arg(0), default=0)
+    p.add_argument('--temperature', type=per_depth_arg(real_arg(0)), default=[1.0], help='e.g. 0.7, or 1,0.8,0.8,0.8')
+    p.add_argument('--top-k', type=per_depth_arg(whole_arg(0)), default=[0], help='0 keeps every code')
+    p.add_argument('--top-p', type=per_depth_arg(real_arg(0, 1, lo_open=True)), default=[1.0], help='1 keeps every code')
+    p.add_argument('--cfg-scale', type=real_arg(), default=1.0, help='classifier-free guidance (1: none)')
+    p.add_argument('--batch-size', type=whole_arg(1), default=64, help='images sampled at once')
     p.add_argument('--out', default='samples.png'); p.add_argument('--device', default=None)
     a = p.parse_args(argv)
-    run = Path(a.model).parent/'run.json'
-    tok_path = a.tokenizer or (json.loads(run.read_text())['tokenizer'] if run.exists() else None)
-    if not tok_path: raise CLIError("No tokenizer: pass --tokenizer PATH (the model's run.json does not name one).")
-    model, tok = load_model(a.model, device=a.device), load_model(tok_path, device=a.device)
-    per_depth = lambda s, t: [t(v) for v in s.split(',')] if ',' in s else t(s)
-    imgs, _ = sample_images(model, tok, a.n, a.seed, temperature=per_depth(a.temperature, float),
-                            top_k=per_depth(a.top_k, int), top_p=per_depth(a.top_p, float), cfg_scale=a.cfg_scale)
-    rep = text_report(imgs, a.data)
-    show_images(imgs, titles=rep[0] if rep else None).savefig(a.out, dpi=120); plt_close()
+    out = out_file(a.out, '--out', IMAGE_TYPES)
+    device = default_device(a.device)
+    model = load_model(a.model, DnDTransformer, device=device)
+    tok_path = a.tokenizer or _tokenizer_of(Path(a.model))
+    tok = load_model(tok_path, RQVAE, device=device)
+    want = read_checkpoint(a.model)['meta'].get('tokenizer_fingerprint') if Path(a.model).suffix != '.safetensors' else None
+    if want and fingerprint(tok) != want:
+        raise CLIError(f"The tokenizer {tok_path} is not the one whose codes {a.model} was trained on (fingerprint "
+                       f"{fingerprint(tok)}, not {want}): pass --tokenizer with that one.")
+    nc = model.config.n_classes
+    cond = torch.arange(a.n) % nc if nc else None
+    g = torch.Generator(device=device).manual_seed(a.seed)
+    imgs = sample_images(model, tok, cond, a.n, batch_size=a.batch_size, temperature=_one_or_list(a.temperature),
+                         top_k=_one_or_list(a.top_k), top_p=_one_or_list(a.top_p), cfg_scale=a.cfg_scale, generator=g)
+    rep = text_report(imgs) if a.data == 'text' and imgs.shape[-2:] == (32, 32) else None
+    show_images(imgs, titles=rep[0] if rep else None).savefig(out, dpi=120); plt.close('all')
     if rep:
         reads, scores = rep
         for i, r in enumerate(reads[:8]): _say(f'sample {i}: ' + r.replace('\n', ' | '))
         _say(f"legible: {scores['legible']:.1%} of images ({scores['lines_legible']:.1%} of lines); "
              f"valid: {scores['valid']:.1%} of images ({scores['lines_valid']:.1%} of lines)")
-    _say(f'wrote {a.out}')
+    _say(f'wrote {out}')
     return rep[1] if rep else None
 
 # %% ../nbs/17_cli.ipynb #f4a88dc8
@@ -275,44 +332,57 @@ DEMO_PRESETS = {
 }
 
 def demo_main(argv=None):
-    "Train a tokenizer and a DnD model on text images, sample samples.png and score it (console script `dnd_nano_demo`)."
-    p = argparse.ArgumentParser(prog='dnd_nano_demo', description=demo_main.__doc__)
+    "Train a tokenizer and a DnD model on text images, sample a grid of images and score it (console script `dnd_nano_demo`)."
+    p = _parser('dnd_nano_demo', demo_main.__doc__)
     p.add_argument('--preset', default='cpu', choices=list(DEMO_PRESETS), help='cpu (minutes), gpu (a proper run), test')
     p.add_argument('--device', default=None); p.add_argument('--out', default='runs/demo')
     p.add_argument('--samples', default='samples.png', help='where to write the sample grid')
-    p.add_argument('--n', type=int, default=64, help='samples to draw and score')
-    p.add_argument('--temperature', default='0.7', help='sampling temperature: one value, or one per depth (default 0.7)')
+    p.add_argument('--n', type=whole_arg(1), default=64, help='samples to draw and score')
+    p.add_argument('--temperature', type=per_depth_arg(real_arg(0)), default=[0.7],
+                   help='sampling temperature: one value, or one per depth (default 0.7)')
     p.add_argument('--resume', action='store_true', help='continue interrupted trainings from their checkpoints')
+    p.add_argument('--overwrite', action='store_true', help='start over, replacing an earlier demo in --out')
     a = p.parse_args(argv)
-    s, out, t0 = DEMO_PRESETS[a.preset], Path(a.out), time.perf_counter()
+    s, out, t0 = DEMO_PRESETS[a.preset], out_folder(a.out), time.perf_counter()
+    samples = out_file(a.samples, '--samples', IMAGE_TYPES)
+    default_device(a.device)
+    D = RQVAEConfig.text().n_depth
+    if len(a.temperature) not in (1, D): raise CLIError(f"--temperature: give one value or {D} (one per depth).")
+    if a.resume and a.overwrite: raise CLIError("--resume and --overwrite contradict each other: choose one.")
     dev = ['--device', a.device] if a.device else []
-    res = ['--resume'] if a.resume else []
-    _say(f"[1/4] tokenizer on {s['n_train']} text images ({s['tok_steps']} steps) on {default_device(a.device)}")
-    tokenizer_main(['--data', 'text', '--out', str(out/'tokenizer'), '--steps', str(s['tok_steps']), '--batch-size',
-                    str(s['tok_batch']), '--n-train', str(s['n_train']), '--n-test', '200', '--set', *s['tok_set'], *dev, *res])
-    _say('[2/4] encoding the images to codes')
-    codes = encode_main(['--tokenizer', str(out/'tokenizer'/'tokenizer.pt'), '--data', 'text', '--n', str(s['n_train']),
-                         '--out', str(out/'codes.pt'), *dev])
-    _say(f"[3/4] DnD-Transformer ({s['model_preset']} preset, {s['model_steps']} steps)")
-    train_main(['--codes', str(codes), '--preset', s['model_preset'], '--out', str(out/'dnd'), '--steps', str(s['model_steps']),
-                '--batch-size', str(s['model_batch']), '--lr', str(s['lr']), '--set', *s['model_set'], *dev, *res])
-    _say(f'[4/4] sampling {a.n} images')
-    scores = sample_main(['--model', str(out/'dnd'/'model.pt'), '--n', str(a.n), '--out', a.samples,
-                          '--temperature', a.temperature, *dev])
-    _say(f'done in {time.perf_counter() - t0:.0f} s')
+    again = ['--resume'] if a.resume else ['--overwrite'] if a.overwrite else []
+    for ck in (out/'tokenizer'/'tokenizer.pt', out/'dnd'/'model.pt'):
+        if ck.exists() and not again:
+            raise CLIError(f"{out} holds an earlier demo ({ck}): pass --resume to continue it, --overwrite to start "
+                           "over, or another --out.")
+    times = {}
+    with RunLock(out):
+        t = time.perf_counter()
+        _say(f"[1/4] tokenizer on {s['n_train']} text images ({s['tok_steps']} steps) on {default_device(a.device)}")
+        tokenizer_main(['--data', 'text', '--out', str(out/'tokenizer'), '--steps', str(s['tok_steps']), '--batch-size',
+                        str(s['tok_batch']), '--n-train', str(s['n_train']), '--n-test', '200', '--set', *s['tok_set'],
+                        *dev, *again])
+        times['tokenizer'], t = time.perf_counter() - t, time.perf_counter()
+        _say('[2/4] encoding the images to codes')
+        codes = encode_main(['--tokenizer', str(out/'tokenizer'/'tokenizer.pt'), '--data', 'text', '--n',
+                             str(s['n_train']), '--out', str(out/'codes.pt'), *dev])
+        times['encode'], t = time.perf_counter() - t, time.perf_counter()
+        _say(f"[3/4] DnD-Transformer ({s['model_preset']} preset, {s['model_steps']} steps)")
+        train_main(['--codes', str(codes), '--preset', s['model_preset'], '--out', str(out/'dnd'), '--steps',
+                    str(s['model_steps']), '--batch-size', str(s['model_batch']), '--lr', str(s['lr']), '--set',
+                    *s['model_set'], *dev, *again])
+        times['transformer'], t = time.perf_counter() - t, time.perf_counter()
+        _say(f'[4/4] sampling {a.n} images')
+        scores = sample_main(['--model', str(out/'dnd'/'model.pt'), '--n', str(a.n), '--out', str(samples),
+                              '--temperature', ','.join(map(str, a.temperature)), *dev])
+        times['sample'] = time.perf_counter() - t
+    _say('seconds per step: ' + ', '.join(f'{k} {v:.0f}' for k, v in times.items()) +
+         f'; done in {time.perf_counter() - t0:.0f} s')
     return scores
 
 # %% ../nbs/17_cli.ipynb #acaca328
-def _script(main):
-    def run():
-        name = 'dnd_nano_' + main.__name__[:-5]
-        try: main()
-        except (CLIError, CheckpointError, FileNotFoundError, ValueError) as e:  # our messages say what to do
-            print(f'{name}: error: {e}', file=sys.stderr); return 2
-        except KeyboardInterrupt:
-            print(f'{name}: interrupted; run it again with --resume to continue.', file=sys.stderr); return 130
-        return 0
-    run.__doc__ = main.__doc__
-    return run
-
-tokenizer, encode, train, sample, demo = map(_script, (tokenizer_main, encode_main, train_main, sample_main, demo_main))
+tokenizer = console(tokenizer_main, 'dnd_nano_tokenizer')
+encode = console(encode_main, 'dnd_nano_encode')
+train = console(train_main, 'dnd_nano_train')
+sample = console(sample_main, 'dnd_nano_sample')
+demo = console(demo_main, 'dnd_nano_demo')

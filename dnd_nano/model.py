@@ -9,11 +9,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 import torch.nn.functional as F
-from fastcore.basics import patch
+from .core import whole_number
 from .gpt import Block, KVCache, RMSNorm, grid_positions, rope_table
+from .sample import generate
 
 # %% auto #0
-__all__ = ['VARIANTS', 'DnDConfig', 'DnDTransformer']
+__all__ = ['VARIANTS', 'DnDConfig', 'class_labels', 'check_codes', 'DnDTransformer', 'randomize_heads']
 
 # %% ../nbs/09_model.ipynb #2ada0796
 VARIANTS = ('dnd', 'vertical', 'parallel', 'flat', 'rq')
@@ -36,17 +37,27 @@ class DnDConfig:
     rope_base: float = 10000.0          # base of the rotary frequencies
 
     def __post_init__(self):
-        self.grid = tuple(int(g) for g in self.grid)
         if self.variant not in VARIANTS: raise ValueError(f"variant={self.variant!r}: choose one of {VARIANTS}.")
-        if len(self.grid) != 2 or min(self.grid) < 1: raise ValueError(f"grid={self.grid} must be (H, W), both >= 1.")
-        if self.n_depth < 1: raise ValueError(f"n_depth={self.n_depth} must be at least 1.")
+        if not isinstance(self.grid, (tuple, list)) or len(self.grid) != 2:
+            raise ValueError(f"grid={self.grid!r} must be (H, W).")
+        self.grid = tuple(whole_number(g, 'grid', 1) for g in self.grid)
+        for k in ('vocab_size', 'n_depth', 'n_layer', 'n_head', 'n_embd'): whole_number(getattr(self, k), k, 1)
+        for k in ('rq_depth_layers', 'n_classes'): whole_number(getattr(self, k), k, 0)
+        if self.mlp_hidden is not None: whole_number(self.mlp_hidden, 'mlp_hidden', 1)
         if self.n_embd % self.n_head or (self.n_embd // self.n_head) % 4:
             raise ValueError(f"n_embd={self.n_embd} / n_head={self.n_head} must give a head size divisible by 4 "
                              "(the 2-D rotary embedding splits each head in four).")
-        if not 0 <= self.class_dropout < 1: raise ValueError(f"class_dropout={self.class_dropout} must be in [0, 1).")
-        if self.head_layers is None:  # evenly spread, the last after the last layer
-            self.head_layers = tuple(max(1, round((d + 1) * self.n_layer / self.n_depth)) for d in range(self.n_depth))
-        hl = self.head_layers = tuple(int(l) for l in self.head_layers)
+        for k in ('class_dropout', 'dropout'):
+            v = getattr(self, k)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
+                raise ValueError(f"{k}={v!r} must be a number in [0, 1).")
+        if isinstance(self.rope_base, bool) or not isinstance(self.rope_base, (int, float)) or not 1 < self.rope_base < math.inf:
+            raise ValueError(f"rope_base={self.rope_base!r} must be a finite number above 1.")
+        if self.head_layers is not None:
+            if not isinstance(self.head_layers, (tuple, list)):
+                raise ValueError(f"head_layers={self.head_layers!r} must be a tuple of layers, or None.")
+            self.head_layers = tuple(whole_number(l, 'head_layers', 0) for l in self.head_layers)
+        hl = self.heads_after
         if self.variant in ('dnd', 'vertical'):  # the only variants whose heads sit at chosen layers
             if len(hl) != self.n_depth:
                 raise ValueError(f"head_layers={hl} has {len(hl)} entries but n_depth={self.n_depth}: give one layer per depth.")
@@ -62,21 +73,48 @@ class DnDConfig:
                              "both the spatial and the depth transformer need at least one layer.")
 
     @property
+    def heads_after(self) -> tuple:
+        "The 1-based layer after which each head sits: `head_layers`, or an even spread ending at the last layer."
+        if self.head_layers is not None: return self.head_layers
+        return tuple(max(1, round((d + 1) * self.n_layer / self.n_depth)) for d in range(self.n_depth))
+
+    @property
     def seq_len(self) -> int:
         "Tokens in one training sequence: H*W (one per position), or H*W*D for `flat`."
         return self.grid[0] * self.grid[1] * (self.n_depth if self.variant == 'flat' else 1)
 
+    PRESETS = ('toy', 'tiny', 'nano', 'cifar', 'large')
+
     @classmethod
-    def nano(cls, **kw):
-        "The benchmark preset of design.md section 7: 256 wide, 8 layers, 8x8x4 codes, heads after 2, 4, 6, 8 (even)."
-        return cls(**{**dict(vocab_size=512, grid=(8, 8), n_depth=4, n_layer=8,
-                             rq_depth_layers=2, n_head=8, n_embd=256, n_classes=10), **kw})
+    def preset(cls, name: str, **kw):
+        "The preset called `name` (one of `DnDConfig.PRESETS`), with fields overridden by `kw`."
+        if name not in cls.PRESETS: raise ValueError(f"No model preset {name!r}: choose one of {', '.join(cls.PRESETS)}.")
+        return getattr(cls, name)(**kw)
+
+    @classmethod
+    def from_tokenizer(cls, tokenizer_config, preset: str = 'tiny', **kw):
+        "A preset whose grid, depth and vocabulary are those of a tokenizer's config (an `RQVAEConfig` or its dict)."
+        tc = tokenizer_config if isinstance(tokenizer_config, dict) else vars(tokenizer_config)
+        grid = tuple(s // tc['f'] for s in (tc['image_size'], tc.get('image_width') or tc['image_size']))
+        return cls.preset(preset, **{'vocab_size': tc['codebook_size'], 'grid': grid, 'n_depth': tc['n_depth'], **kw})
+
+    @classmethod
+    def toy(cls, **kw):
+        "For checks: 32 wide, 3 layers, a non-square 3x4 grid of 3 depths, 32 codes, 5 classes."
+        return cls(**{**dict(vocab_size=32, grid=(3, 4), n_depth=3, n_layer=3, rq_depth_layers=1, n_head=2, n_embd=32,
+                             n_classes=5), **kw})
 
     @classmethod
     def tiny(cls, **kw):
         "For notebooks on a CPU: 128 wide, 4 layers, the 4x4x4 codes of 32x32 text images at f=8."
         return cls(**{**dict(vocab_size=512, grid=(4, 4), n_depth=4, n_layer=4,
                              rq_depth_layers=1, n_head=4, n_embd=128, n_classes=0), **kw})
+
+    @classmethod
+    def nano(cls, **kw):
+        "The benchmark preset: 256 wide, 8 layers, 8x8x4 codes, heads after 2, 4, 6, 8 (even), 10 classes."
+        return cls(**{**dict(vocab_size=512, grid=(8, 8), n_depth=4, n_layer=8,
+                             rq_depth_layers=2, n_head=8, n_embd=256, n_classes=10), **kw})
 
     @classmethod
     def cifar(cls, **kw):
@@ -89,6 +127,53 @@ class DnDConfig:
         "The GPU benchmark preset: 768 wide, 12 layers, 16x16x4 codes, 1000 classes."
         return cls(**{**dict(vocab_size=1024, grid=(16, 16), n_depth=4, n_layer=12,
                              rq_depth_layers=4, n_head=12, n_embd=768, n_classes=1000), **kw})
+
+# %% ../nbs/09_model.ipynb #b214ace9
+def _compiling() -> bool:
+    "True while torch.compile traces: data-dependent checks would break its graph, so they are skipped then."
+    return getattr(getattr(torch, 'compiler', None), 'is_compiling', lambda: False)()
+
+def class_labels(cond, B: int, n_classes: int, device) -> torch.Tensor:
+    "Labels (B,) long from `cond` (one label, or B of them; None: the null class); errors name what is wrong."
+    if n_classes == 0:
+        if cond is not None:
+            raise ValueError("cond was given, but this model is unconditional (n_classes=0): pass cond=None, "
+                             "or build the model with n_classes > 0.")
+        return None
+    if cond is None: return torch.full((B,), n_classes, dtype=torch.long, device=device)  # the null class
+    labels = torch.as_tensor(cond, device=device).reshape(-1)
+    if labels.dtype == torch.bool or labels.is_complex() or (labels.is_floating_point() and not _compiling() and
+                                                            not torch.equal(labels, labels.round())):
+        raise ValueError(f"cond must hold whole class labels; got {labels.tolist()[:8]}.")
+    labels = labels.long()
+    if labels.numel() == 1 and B > 1: labels = labels.expand(B)
+    if labels.shape[0] != B: raise ValueError(f"cond has {labels.shape[0]} labels for a batch of {B}.")
+    lo, hi = (0, 0) if _compiling() else torch.aminmax(labels)
+    if lo < 0 or hi > n_classes:
+        raise ValueError(f"cond labels range over {int(lo)}..{int(hi)}, outside 0..{n_classes - 1} (n_classes="
+                         f"{n_classes}; label {n_classes} is the null class).")
+    return labels
+
+def check_codes(codes, config: DnDConfig) -> torch.Tensor:
+    "Raise if `codes` (B, H, W, D) do not fit `config`; returns them as long."
+    (H, W), D, V = config.grid, config.n_depth, config.vocab_size
+    if not isinstance(codes, torch.Tensor): raise TypeError(f"codes must be a tensor; got {type(codes).__name__}.")
+    if codes.ndim != 4:
+        raise ValueError(f"codes must be shaped (B, H, W, D) = (B, {H}, {W}, {D}); got shape {tuple(codes.shape)}.")
+    if codes.shape[-1] != D:
+        raise ValueError(f"codes have depth {codes.shape[-1]} but the model's config has n_depth={D}: "
+                         "use a tokenizer with the same depth, or set n_depth to match.")
+    if tuple(codes.shape[1:3]) != (H, W):
+        raise ValueError(f"codes have a {tuple(codes.shape[1:3])} grid but the model's config has grid={(H, W)}: "
+                         "set grid to the tokenizer's grid.")
+    if codes.is_floating_point() or codes.dtype == torch.bool: raise TypeError(f"codes must be integers (got {codes.dtype}).")
+    if len(codes) == 0: raise ValueError("codes hold no images (a batch of 0).")
+    if not _compiling():
+        lo, hi = torch.aminmax(codes)
+        if lo < 0 or hi >= V:
+            raise ValueError(f"codes range over {int(lo)}..{int(hi)}, outside the vocabulary 0..{V - 1} "
+                             f"(vocab_size={V}): set vocab_size to the tokenizer's codebook_size.")
+    return codes.long()
 
 # %% ../nbs/09_model.ipynb #2c864368
 def _head(n_embd: int, vocab_size: int) -> nn.Module:
@@ -105,23 +190,23 @@ class DnDTransformer(nn.Module):
         self.config = c = config or DnDConfig()
         self.H, self.W = c.grid
         self.L, self.D, self.V = self.H * self.W, c.n_depth, c.vocab_size
-        self.inject = c.variant == 'dnd'
+        self.flat, self.rq, self.inject = c.variant == 'flat', c.variant == 'rq', c.variant == 'dnd'
         self.tok_emb = nn.Embedding(c.vocab_size, c.n_embd)
         self.cond_emb = nn.Embedding(c.n_classes + 1 if c.n_classes else 1, c.n_embd)
-        n_spatial = c.n_layer - c.rq_depth_layers if c.variant == 'rq' else c.n_layer
+        n_spatial = c.n_layer - c.rq_depth_layers if self.rq else c.n_layer
         block = lambda: Block(c.n_embd, c.n_head, c.mlp_hidden, c.dropout)
         self.blocks = nn.ModuleList(block() for _ in range(n_spatial))
-        at = {'dnd': c.head_layers, 'vertical': c.head_layers, 'parallel': (n_spatial,) * c.n_depth,
+        at = {'dnd': c.heads_after, 'vertical': c.heads_after, 'parallel': (n_spatial,) * c.n_depth,
               'flat': (n_spatial,), 'rq': ()}[c.variant]
         self.heads = nn.ModuleList(_head(c.n_embd, c.vocab_size) for _ in range(len(at) or 1))
         self.heads_at = [[d for d, l in enumerate(at) if l == i + 1] for i in range(n_spatial)]
-        if c.variant == 'flat': self.depth_emb = nn.Embedding(c.n_depth, c.n_embd)
-        if c.variant == 'rq':
+        if self.flat: self.depth_emb = nn.Embedding(c.n_depth, c.n_embd)
+        if self.rq:
             self.depth_pos = nn.Parameter(torch.zeros(c.n_depth, c.n_embd))
             self.depth_blocks = nn.ModuleList(block() for _ in range(c.rq_depth_layers))
         pos = grid_positions(self.H, self.W)
-        if c.variant == 'flat': pos = pos.repeat_interleave(c.n_depth, 0)
-        cos, sin = rope_table(pos[:-1], c.n_embd // c.n_head, 1, c.rope_base)  # (seq_len, hs/2)
+        if self.flat: pos = pos.repeat_interleave(c.n_depth, 0)
+        cos, sin = rope_table(pos[:-1], c.n_embd // c.n_head, 1, c.rope_base)  # (n_steps, hs/2)
         self.register_buffer('rope_cos', cos, persistent=False)
         self.register_buffer('rope_sin', sin, persistent=False)
         self._init_weights()
@@ -133,134 +218,118 @@ class DnDTransformer(nn.Module):
             if isinstance(m, (nn.Linear, nn.Embedding)) and id(m) not in heads:
                 std = 0.02 / math.sqrt(2 * self.config.n_layer) if name.endswith(('proj', 'down')) else 0.02
                 nn.init.normal_(m.weight, std=std)
-        if self.config.variant == 'rq': nn.init.normal_(self.depth_pos, std=0.02)
+        if self.rq: nn.init.normal_(self.depth_pos, std=0.02)
 
     @property
     def tokens_per_item(self) -> int: return self.L * self.D  # codes per image, for tokens/s in `fit`
+    @property
+    def n_steps(self) -> int: return self.L * self.D if self.flat else self.L  # sequential steps per image
+    @property
+    def codes_per_step(self) -> int: return 1 if self.flat else self.D
+
+    def cond_tokens(self, cond, B: int, device=None) -> torch.Tensor:
+        "Condition tokens (B, 1, C) for labels `cond` (see `class_labels`); applies class dropout in training."
+        device = device or self.cond_emb.weight.device
+        labels = class_labels(cond, B, self.config.n_classes, device)
+        if labels is None: return self.cond_emb.weight[None].expand(B, 1, -1)  # the start token
+        if self.training and self.config.class_dropout > 0:
+            drop = torch.rand(B, device=device) < self.config.class_dropout
+            labels = torch.where(drop, torch.full_like(labels, self.config.n_classes), labels)
+        return self.cond_emb(labels)[:, None]  # (B, 1, C)
+
+    def step_inputs(self, start, codes, t0: int = 0, t1: int | None = None) -> torch.Tensor:
+        "Input tokens (B, t1-t0, C) of steps t0..t1-1: `start` (B, 1, C) for step 0, then the codes (B, S, k) of the step before."
+        t1 = self.n_steps if t1 is None else t1
+        prev = self.tok_emb(codes[:, max(t0 - 1, 0):t1 - 1]).sum(2)           # (B, T', C): sum over the step's codes
+        x = torch.cat([start, prev], 1) if t0 == 0 else prev                  # (B, t1-t0, C)
+        if self.flat: x = x + self.depth_emb.weight[torch.arange(t0, t1, device=x.device) % self.D]  # depth to predict
+        return x
+
+    def _trunk(self, x, codes=None, pick=None, cache: KVCache | None = None, pos: int = 0):
+        "Backbone over x (B, T, C) at steps pos..; returns (x, per-head logits (B, T, V), or codes (B,) when picking)."
+        T = x.shape[1]
+        cos, sin = self.rope_cos[pos:pos + T], self.rope_sin[pos:pos + T]
+        outs = []
+        for i, block in enumerate(self.blocks):
+            x = block(x, cos, sin, cache, i, pos)
+            for d in self.heads_at[i]:
+                if pick is None: outs.append(self.heads[d](x))           # (B, T, V)
+                else:
+                    code = pick(d, self.heads[d](x[:, -1]))               # (B,) from the newest token's logits
+                    outs.append(code)
+                    if codes is not None: codes[:, -1, d] = code
+                if self.inject and d < self.D - 1:
+                    x = x + self.tok_emb(codes[:, :, d])                  # (B, T, C): h <- h + E[code_{t,d}]
+        return x, outs
+
+    def _depth(self, v, cache: KVCache | None = None, pos: int = 0):
+        "rq's depth transformer over v (N, T, C), T <= D (no rotary embedding: depth_pos gives the places)."
+        for i, block in enumerate(self.depth_blocks): v = block(v, None, None, cache, i, pos)
+        return v
+
+    def logits(self, codes, cond=None) -> torch.Tensor:
+        "Logits (B, H, W, D, V) for codes (B, H, W, D): `logits[b, h, w, d]` predicts `codes[b, h, w, d]`."
+        codes = check_codes(codes, self.config)
+        B, S, k = codes.shape[0], self.n_steps, self.codes_per_step
+        seq = codes.reshape(B, S, k)                                          # raster order (flat: then depth)
+        h, outs = self._trunk(self.step_inputs(self.cond_tokens(cond, B, codes.device), seq), seq)
+        if self.rq:
+            prev = self.tok_emb(seq[:, :, :-1]).cumsum(2)                     # (B, L, D-1, C): sum of E over depths < d
+            v = (torch.cat([h[:, :, None], prev], 2) + self.depth_pos).flatten(0, 1)  # (B*L, D, C)
+            logits = self.heads[0](self._depth(v))                            # (B*L, D, V)
+        else: logits = torch.stack(outs, 2)                                   # (B, S, k, V)
+        return logits.reshape(B, self.H, self.W, self.D, self.V)
+
+    def cross_entropy(self, logits, codes) -> torch.Tensor:
+        "Cross-entropy per depth (D,) in nats, averaged over images and positions."
+        ce = F.cross_entropy(logits.flatten(0, -2).float(), codes.flatten().long(), reduction='none')
+        return ce.view(-1, self.D).mean(0)
+
+    def forward(self, codes, cond=None):
+        "logits (B, H, W, D, V), loss (mean cross-entropy over positions and depths)."
+        logits = self.logits(codes, cond)
+        return logits, self.cross_entropy(logits, codes).mean()
+
+    def training_step(self, batch) -> dict:
+        "`batch` is codes, or (codes, labels): the loss and the cross-entropy of each depth (for `fit`)."
+        codes, labels = (batch[0], batch[1] if len(batch) > 1 else None) if isinstance(batch, (list, tuple)) else (batch, None)
+        if self.config.n_classes == 0: labels = None  # an unconditional model ignores the data set's labels
+        ce = self.cross_entropy(self.logits(codes, labels), codes)
+        return {'loss': ce.mean(), **{f'ce_{d}': ce[d].detach() for d in range(self.D)}}
+
+    def new_cache(self) -> dict:
+        "Empty KV caches for decoding one image's steps (and, for rq, one position's depths)."
+        return {'steps': KVCache(len(self.blocks), self.n_steps),
+                'depth': KVCache(len(self.depth_blocks), self.D) if self.rq else None}
+
+    def step(self, x, codes, pick, cache: dict | None = None, pos: int = 0) -> torch.Tensor:
+        """Run input tokens x (B, T, C) of steps pos..pos+T-1 (with `cache`, the earlier steps are cached; without,
+        pos is 0 and x is the whole prefix); `pick(d, logits (B, V)) -> (B,)` chooses the codes of the newest step,
+        which are written into codes[:, -1] (codes (B, T, k) hold those steps' codes). Returns codes[:, -1]."""
+        if self.flat:
+            d = (pos + x.shape[1] - 1) % self.D                               # the depth of the newest code
+            self._trunk(x, codes, lambda _, logits: pick(d, logits), cache and cache['steps'], pos)
+            return codes[:, -1]
+        h, _ = self._trunk(x, codes, pick, cache and cache['steps'], pos)
+        if self.rq:                                                           # D steps of the depth transformer
+            dcache = cache['depth'] if cache else KVCache(len(self.depth_blocks), self.D)
+            v, acc = h[:, -1:] + self.depth_pos[0], 0
+            for d in range(self.D):
+                y = self._depth(v, dcache, d)                                 # (B, 1, C)
+                codes[:, -1, d] = pick(d, self.heads[0](y[:, -1]))
+                if d < self.D - 1:
+                    acc = acc + self.tok_emb(codes[:, -1:, d])                # sum of E over depths <= d
+                    v = acc + self.depth_pos[d + 1]
+        return codes[:, -1]
 
     def generate(self, cond=None, n=None, temperature=1.0, top_k=0, top_p=1.0, cfg_scale=1.0, generator=None, **kw):
-        "Sample codes (B, H, W, D); see `dnd_nano.sample.generate`."
-        from dnd_nano.sample import generate  # imported here: sample.py builds on this module
+        "Sample codes (B, H, W, D): `dnd_nano.sample.generate` (`10_sample`) with this model."
         return generate(self, cond, n, temperature, top_k, top_p, cfg_scale, generator, **kw)
 
-# %% ../nbs/09_model.ipynb #b214ace9
-def _compiling() -> bool:
-    "True while torch.compile traces: data-dependent checks would break its graph, so they are skipped then."
-    return getattr(getattr(torch, 'compiler', None), 'is_compiling', lambda: False)()
-
-@patch
-def _cond(self: DnDTransformer, cond, B: int, device) -> torch.Tensor:
-    "Condition tokens (B, 1, C) for labels `cond` (B,) or None; applies class dropout in training."
-    n = self.config.n_classes
-    if n == 0:
-        if cond is not None:
-            raise ValueError("cond was given, but this model is unconditional (n_classes=0): pass cond=None, "
-                             "or build the model with n_classes > 0.")
-        return self.cond_emb.weight[None].expand(B, 1, -1)
-    if cond is None: labels = torch.full((B,), n, dtype=torch.long, device=device)  # the null class
-    else:
-        labels = torch.as_tensor(cond, device=device).long().reshape(-1)
-        if labels.numel() == 1 and B > 1: labels = labels.expand(B)
-        if labels.shape[0] != B: raise ValueError(f"cond has {labels.shape[0]} labels for a batch of {B}.")
-        lo, hi = (0, 0) if _compiling() else torch.aminmax(labels)
-        if lo < 0 or hi > n:
-            raise ValueError(f"cond labels range over {int(lo)}..{int(hi)}, outside 0..{n - 1} (n_classes={n}; "
-                             f"label {n} is the null class).")
-    if self.training and self.config.class_dropout > 0:
-        drop = torch.rand(B, device=device) < self.config.class_dropout
-        labels = torch.where(drop, torch.full_like(labels, n), labels)
-    return self.cond_emb(labels)[:, None]  # (B, 1, C)
-
-# %% ../nbs/09_model.ipynb #2994a443
-@patch
-def _check_codes(self: DnDTransformer, codes: torch.Tensor) -> torch.Tensor:
-    "Raise if `codes` (B, H, W, D) do not fit the config; returns them as long."
-    (H, W), D, V = self.config.grid, self.D, self.V
-    if codes.ndim != 4:
-        raise ValueError(f"codes must be shaped (B, H, W, D) = (B, {H}, {W}, {D}); got shape {tuple(codes.shape)}.")
-    if codes.shape[-1] != D:
-        raise ValueError(f"codes have depth {codes.shape[-1]} but the model's config has n_depth={D}: "
-                         "use a tokenizer with the same depth, or set n_depth to match.")
-    if tuple(codes.shape[1:3]) != (H, W):
-        raise ValueError(f"codes have a {tuple(codes.shape[1:3])} grid but the model's config has grid={(H, W)}: "
-                         "set grid to the tokenizer's grid.")
-    if codes.is_floating_point(): raise TypeError(f"codes must be integers (got {codes.dtype}).")
-    if not _compiling():
-        lo, hi = torch.aminmax(codes)
-        if lo < 0 or hi >= V:
-            raise ValueError(f"codes range over {int(lo)}..{int(hi)}, outside the vocabulary 0..{V - 1} "
-                             f"(vocab_size={V}): set vocab_size to the tokenizer's codebook_size.")
-    return codes.long()
-
-# %% ../nbs/09_model.ipynb #edcc7e75
-@patch
-def _trunk(self: DnDTransformer, x, codes=None, cache: KVCache | None = None, pos: int = 0, pick=None):
-    "Backbone over x (B, T, C) at positions pos..; returns (x, per-head logits (B, T, V), or codes (B,) when picking)."
-    T = x.shape[1]
-    cos, sin = self.rope_cos[pos:pos + T], self.rope_sin[pos:pos + T]
-    outs = []
-    for i, block in enumerate(self.blocks):
-        x = block(x, cos, sin, cache, i, pos)
-        for d in self.heads_at[i]:
-            if pick is None: outs.append(self.heads[d](x))           # (B, T, V)
-            else:
-                code = pick(d, self.heads[d](x[:, -1]))               # (B,) from the newest token's logits
-                outs.append(code)
-                if codes is not None: codes[:, -1, d] = code
-            if self.inject and d < self.D - 1:
-                x = x + self.tok_emb(codes[:, :, d])                  # (B, T, C): h <- h + E[code_{t,d}]
-    return x, outs
-
-# %% ../nbs/09_model.ipynb #69f777ef
-@patch
-def _depth_inputs(self: DnDTransformer, h, codes):
-    "Depth-transformer inputs (B, T, D, C) from spatial outputs h (B, T, C) and codes (B, T, D)."
-    prev = self.tok_emb(codes[:, :, :-1]).cumsum(2)                     # (B, T, D-1, C): sum of E over depths < d
-    return torch.cat([h[:, :, None], prev], 2) + self.depth_pos         # (B, T, D, C)
-
-@patch
-def _depth(self: DnDTransformer, v, cache: KVCache | None = None, pos: int = 0):
-    "Depth transformer over v (N, T, C), T <= D (no rotary embedding: depth_pos gives the places)."
-    for i, block in enumerate(self.depth_blocks): v = block(v, None, None, cache, i, pos)
-    return v
-
-# %% ../nbs/09_model.ipynb #1a5b5eb8
-@patch
-def _logits(self: DnDTransformer, codes, cond=None):
-    "Logits (B, H, W, D, V) for codes (B, H, W, D)."
-    codes = self._check_codes(codes)
-    B, L, D, V = codes.shape[0], self.L, self.D, self.V
-    seq = codes.reshape(B, L, D)                                          # raster order
-    c = self._cond(cond, B, codes.device)                                 # (B, 1, C)
-    if self.config.variant == 'flat':
-        flat = seq.reshape(B, L * D)                                      # raster, then depth
-        x = torch.cat([c, self.tok_emb(flat[:, :-1])], 1) + self.depth_emb.weight.repeat(L, 1)  # (B, L*D, C)
-        logits = self._trunk(x)[1][0]                                     # (B, L*D, V)
-    else:
-        x = torch.cat([c, self.tok_emb(seq[:, :-1]).sum(2)], 1)           # (B, L, C)
-        h, outs = self._trunk(x, seq)
-        if self.config.variant == 'rq':
-            v = self._depth_inputs(h, seq).flatten(0, 1)                  # (B*L, D, C)
-            logits = self.heads[0](self._depth(v))                        # (B*L, D, V)
-        else: logits = torch.stack(outs, 2)                               # (B, L, D, V)
-    return logits.reshape(B, self.H, self.W, D, V)
-
-@patch
-def _ce(self: DnDTransformer, logits, codes):
-    "Cross-entropy per depth (D,), averaged over images and positions."
-    ce = F.cross_entropy(logits.flatten(0, -2).float(), codes.flatten().long(), reduction='none')
-    return ce.view(-1, self.D).mean(0)
-
-@patch
-def forward(self: DnDTransformer, codes, cond=None):
-    "logits (B, H, W, D, V), loss (mean cross-entropy over positions and depths)."
-    logits = self._logits(codes, cond)
-    return logits, self._ce(logits, codes).mean()
-
-@patch
-def training_step(self: DnDTransformer, batch) -> dict:
-    "`batch` is codes, or (codes, labels): the loss and the cross-entropy of each depth (for `fit`)."
-    codes, labels = (batch[0], batch[1] if len(batch) > 1 else None) if isinstance(batch, (list, tuple)) else (batch, None)
-    if self.config.n_classes == 0: labels = None  # an unconditional model ignores the data set's labels
-    ce = self._ce(self._logits(codes, labels), codes)
-    return {'loss': ce.mean(), **{f'ce_{d}': ce[d].detach() for d in range(self.D)}}
+# %% ../nbs/09_model.ipynb #80ee158a
+def randomize_heads(model: DnDTransformer, std: float = 0.5, seed: int | None = None) -> DnDTransformer:
+    "Give the zero-initialised heads random weights (for checks: equal logits would make them pass trivially)."
+    g = torch.Generator().manual_seed(seed) if seed is not None else None
+    with torch.no_grad():
+        for h in model.heads: h[1].weight.copy_(torch.randn(h[1].weight.shape, generator=g) * std)
+    return model

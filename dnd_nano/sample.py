@@ -4,12 +4,12 @@
 
 # %% ../nbs/10_sample.ipynb #eec55056
 from __future__ import annotations
+import math
 import torch
-from .gpt import KVCache
-from .model import DnDTransformer
+from .core import whole_number
 
 # %% auto #0
-__all__ = ['sample_logits', 'per_depth', 'generate', 'sample_images']
+__all__ = ['sample_logits', 'per_depth', 'decode', 'generate', 'sample_images']
 
 # %% ../nbs/10_sample.ipynb #8de09f43
 def sample_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
@@ -31,14 +31,18 @@ def sample_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0
     last = torch.searchsorted(cdf, total)                                  # the last code with probability > 0
     return torch.minimum(torch.searchsorted(cdf, u, right=True), last).squeeze(-1)
 
-def per_depth(value, D: int, name: str) -> list:
-    "A setting given once or as a list of `D` values, as a list of `D` values."
-    if isinstance(value, (list, tuple)):
-        if len(value) != D:
-            raise ValueError(f"{name}={list(value)} has {len(value)} values but the model has n_depth={D}: "
-                             "give one value, or one per depth.")
-        return list(value)
-    return [value] * D
+def per_depth(value, D: int, name: str, check=None) -> list:
+    "A setting given once or as a list of `D` values, as a list of `D` values; `check(v)` must hold for each."
+    values = list(value) if isinstance(value, (list, tuple)) else [value] * D
+    if len(values) != D:
+        raise ValueError(f"{name}={list(value)} has {len(values)} values but the model has n_depth={D}: "
+                         "give one value, or one per depth.")
+    for v in values:
+        if check and not (isinstance(v, (int, float)) and not isinstance(v, bool) and check(v)):
+            raise ValueError(f"{name}={value!r}: {v!r} is not allowed; " + {
+                'temperature': "use finite values >= 0 (0 is argmax).", 'top_k': "use whole numbers >= 0 (0 keeps every code).",
+                'top_p': "use values in (0, 1] (1 keeps every code)."}.get(name, "see the docs."))
+    return values
 
 # %% ../nbs/10_sample.ipynb #3536c5f1
 def _pick_fn(B: int, guided: bool, scale: float, temps, ks, ps, generator):
@@ -51,92 +55,65 @@ def _pick_fn(B: int, guided: bool, scale: float, temps, ks, ps, generator):
         return torch.cat([code, code]) if guided else code               # the same code for both halves
     return pick
 
-def _spatial_loop(model, x0, pick, use_cache):
-    "dnd / vertical / parallel / rq: one step per grid position. Returns codes (B2, L, D)."
-    B2, L, D = x0.shape[0], model.L, model.D
-    codes = torch.zeros(B2, L, D, dtype=torch.long, device=x0.device)
-    cache = KVCache(len(model.blocks), L) if use_cache else None
-    rq = model.config.variant == 'rq'
-    dcache = KVCache(len(model.depth_blocks), D) if rq and use_cache else None
-    for t in range(L):
-        if use_cache:   # the new token only: the condition, or the embedding sum of the previous position's codes
-            x = x0 if t == 0 else model.tok_emb(codes[:, t - 1]).sum(1, keepdim=True)   # (B2, 1, C)
-            h, _ = model._trunk(x, codes[:, t:t + 1], cache, t, pick)
-        else:           # the whole prefix again
-            x = torch.cat([x0, model.tok_emb(codes[:, :t]).sum(2)], 1)                    # (B2, t+1, C)
-            h, _ = model._trunk(x, codes[:, :t + 1], None, 0, pick)
-        if rq: _rq_depth_steps(model, h[:, -1:], codes[:, t], pick, dcache)
-    return codes
-
-def _rq_depth_steps(model, h, codes_t, pick, dcache):
-    "RQ-Transformer: D steps of the depth transformer at one position; writes codes_t (B2, D)."
-    D, v, acc, prefix = model.D, h + model.depth_pos[0], 0, []
-    for d in range(D):
-        if dcache is not None: y = model._depth(v, dcache, d)                          # (B2, 1, C)
-        else: prefix.append(v); y = model._depth(torch.cat(prefix, 1))[:, -1:]          # the whole depth prefix
-        codes_t[:, d] = pick(d, model.heads[0](y[:, -1]))
-        if d < D - 1:
-            acc = acc + model.tok_emb(codes_t[:, d])[:, None]                          # sum of E over depths <= d
-            v = acc + model.depth_pos[d + 1]
-
-def _flat_loop(model, x0, pick, use_cache):
-    "flat: one step per code, raster then depth. Returns codes (B2, L, D)."
-    B2, L, D = x0.shape[0], model.L, model.D
-    flat = torch.zeros(B2, L * D, dtype=torch.long, device=x0.device)
-    demb = model.depth_emb.weight                                                      # (D, C)
-    cache = KVCache(len(model.blocks), L * D) if use_cache else None
-    for i in range(L * D):
-        pick_i = lambda _, logits: pick(i % D, logits)                                 # the depth of code i
-        if use_cache:
-            x = (x0 if i == 0 else model.tok_emb(flat[:, i - 1:i])) + demb[i % D]      # (B2, 1, C)
-            _, out = model._trunk(x, None, cache, i, pick_i)
-        else:
-            x = torch.cat([x0, model.tok_emb(flat[:, :i])], 1) + demb.repeat(L, 1)[:i + 1]  # (B2, i+1, C)
-            _, out = model._trunk(x, None, None, 0, pick_i)
-        flat[:, i] = out[0]
-    return flat.view(B2, L, D)
+def decode(model, start, pick, use_cache: bool = True) -> torch.Tensor:
+    "The generation loop: from condition tokens `start` (B, 1, C), one `model.step` per step. Returns codes (B, L, D)."
+    B, S, k = start.shape[0], model.n_steps, model.codes_per_step
+    codes = torch.zeros(B, S, k, dtype=torch.long, device=start.device)
+    cache = model.new_cache() if use_cache else None
+    for t in range(S):
+        if use_cache: model.step(model.step_inputs(start, codes, t, t + 1), codes[:, t:t + 1], pick, cache, t)
+        else: model.step(model.step_inputs(start, codes, 0, t + 1), codes[:, :t + 1], pick)  # the whole prefix
+    return codes.view(B, model.L, model.D)
 
 # %% ../nbs/10_sample.ipynb #01d4f6d2
-def generate(model: DnDTransformer, cond=None, n: int | None = None, temperature=1.0, top_k=0, top_p=1.0,
+def generate(model, cond=None, n: int | None = None, temperature=1.0, top_k=0, top_p=1.0,
              cfg_scale: float = 1.0, generator: torch.Generator | None = None, use_cache: bool = True) -> torch.Tensor:
     "Sample codes (B, H, W, D). Settings may be per-depth lists; temperature 0 is argmax; cfg_scale 1 is no guidance."
     cfg, D = model.config, model.D
     device = next(model.parameters()).device
-    temps, ks, ps = (per_depth(v, D, k) for v, k in ((temperature, 'temperature'), (top_k, 'top_k'), (top_p, 'top_p')))
-    if min(temps) < 0: raise ValueError(f"temperature={temperature}: use values >= 0 (0 is argmax).")
-    if min(ks) < 0: raise ValueError(f"top_k={top_k}: use values >= 0 (0 keeps every code).")
-    if not all(0 < p <= 1 for p in ps): raise ValueError(f"top_p={top_p}: use values in (0, 1] (1 keeps every code).")
+    temps = per_depth(temperature, D, 'temperature', lambda t: 0 <= t < math.inf)
+    ks = per_depth(top_k, D, 'top_k', lambda k: k >= 0 and k == int(k))
+    ps = per_depth(top_p, D, 'top_p', lambda p: 0 < p <= 1)
+    if isinstance(cfg_scale, bool) or not isinstance(cfg_scale, (int, float)) or not math.isfinite(cfg_scale):
+        raise ValueError(f"cfg_scale={cfg_scale!r} must be a finite number (1 is no guidance).")
+    if n is not None: whole_number(n, 'n', 1)
     if generator is not None and generator.device.type != device.type:
         raise ValueError(f"The generator is on {generator.device} but the model on {device}: make it with "
                          f"torch.Generator(device='{device.type}').")
-    labels = None if cond is None else torch.as_tensor(cond, device=device).long().reshape(-1)
-    if labels is not None and labels.numel() == 1 and n: labels = labels.expand(n)
-    B = (n or 1) if labels is None else labels.shape[0]
-    if labels is not None and n is not None and n != B:
-        raise ValueError(f"cond has {B} labels but n={n}: pass one label, or as many labels as images.")
+    n_labels = None if cond is None else torch.as_tensor(cond).numel()
+    if n_labels == 0: raise ValueError("cond holds no labels: pass one label, one per image, or None.")
+    B = n if n is not None else (n_labels or 1)
+    if n_labels not in (None, 1, B):
+        raise ValueError(f"cond has {n_labels} labels but n={n}: pass one label, or as many labels as images.")
     guided = cfg_scale != 1.0
-    if guided and (cfg.n_classes == 0 or labels is None):
+    if guided and (cfg.n_classes == 0 or cond is None):
         raise ValueError(f"cfg_scale={cfg_scale} needs a class-conditional model (n_classes > 0) and labels in cond.")
-    if guided: labels = torch.cat([labels, torch.full_like(labels, cfg.n_classes)])  # conditional, then null halves
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode():
-            x0 = model._cond(labels, 2 * B if guided else B, device)                   # (B2, 1, C)
-            pick = _pick_fn(B, guided, cfg_scale, temps, ks, ps, generator)
-            loop = _flat_loop if cfg.variant == 'flat' else _spatial_loop
-            codes = loop(model, x0, pick, use_cache)
+            start = model.cond_tokens(cond, B, device)                                  # (B, 1, C); checks the labels
+            if guided: start = torch.cat([start, model.cond_tokens(None, B, device)])   # then the null half
+            codes = decode(model, start, _pick_fn(B, guided, cfg_scale, temps, ks, ps, generator), use_cache)
     finally: model.train(was_training)
     return codes[:B].reshape(B, *cfg.grid, D).clone()  # cloned outside inference mode: an ordinary tensor
 
 # %% ../nbs/10_sample.ipynb #a65361b5
-def sample_images(model: DnDTransformer, tokenizer, cond=None, n: int | None = None, depth: int | None = None,
-                  **kw) -> torch.Tensor:
-    "Sample with `generate` (kw: its settings) and decode with `tokenizer` (an RQVAE); images (B, C, H, W)."
+def sample_images(model, tokenizer, cond=None, n: int | None = None, depth: int | None = None,
+                  batch_size: int | None = None, **kw) -> torch.Tensor:
+    """Sample with `generate` (kw: its settings), `batch_size` images at a time, and decode with `tokenizer` (an RQVAE)
+    from its first `depth` depths; images (B, C, H, W) on the CPU."""
     tc, mc = tokenizer.config, model.config
     have, want = (tuple(mc.grid), mc.n_depth, mc.vocab_size), (tuple(tc.grid), tc.n_depth, tc.codebook_size)
     if have != want:
         raise ValueError(f"The model's (grid, n_depth, vocab_size) = {have} do not match the tokenizer's "
                          f"(grid, n_depth, codebook_size) = {want}: train the model on this tokenizer's codes.")
-    codes = generate(model, cond, n, **kw)
-    return tokenizer.decode(codes.to(next(tokenizer.parameters()).device), depth=depth)
+    labels = None if cond is None else torch.as_tensor(cond).reshape(-1)
+    N = n if n is not None else (len(labels) if labels is not None else 1)
+    step = whole_number(batch_size, 'batch_size', 1) if batch_size is not None else N
+    out, dev = [], next(tokenizer.parameters()).device
+    for i in range(0, N, step):
+        c = labels if labels is None or len(labels) == 1 else labels[i:i + step]
+        codes = generate(model, c, min(step, N - i), **kw)
+        out.append(tokenizer.decode(codes.to(dev), depth=depth).cpu())
+    return torch.cat(out)

@@ -6,7 +6,7 @@ from dnd_nano.train import fit, dist_info
 def build(kind):
     if kind == 'tokenizer':
         from dnd_nano.tokenizer import RQVAE, RQVAEConfig
-        from dnd_nano.data import TextImages
+        from dnd_nano.text import TextImages
         model = RQVAE(RQVAEConfig.text(channels=16, latent_dim=8, codebook_size=16, n_depth=2))
         ds = TextImages(n=64)
     else:

@@ -26,14 +26,15 @@ def test_missing_codes_file_is_named(tmp_path):
 
 @pytest.fixture(scope='module')
 def codes_file(tmp_path_factory):
-    from dnd_nano.tokenizer import RQVAE, RQVAEConfig, encode_dataset
-    from dnd_nano.data import TextImages
+    from dnd_nano.tokenizer import RQVAE, RQVAEConfig
+    from dnd_nano.codes import encode_dataset
+    from dnd_nano.text import TextImages
     torch.manual_seed(0)
     tok = RQVAE(RQVAEConfig.text(channels=16, latent_dim=8, codebook_size=32, n_depth=2)).eval()
     return encode_dataset(tok, TextImages(n=128), tmp_path_factory.mktemp('codes')/'codes.pt', progress=False)
 
 def test_sigkill_then_resume_continues_from_the_last_checkpoint(codes_file, tmp_path):
-    from dnd_nano.train import read_checkpoint
+    from dnd_nano.checkpoint import read_checkpoint
     out, ckpt = tmp_path/'run', tmp_path/'run'/'model.pt'
     args = ['dnd_nano_train', '--codes', str(codes_file), '--out', str(out), '--steps', '150', '--ckpt-every', '10',
             '--batch-size', '16', '--device', 'cpu', '--set', 'n_embd=32', 'n_head=2', '--train', 'log_every=1']
@@ -61,7 +62,7 @@ def test_sigkill_then_resume_continues_from_the_last_checkpoint(codes_file, tmp_
 
 def test_sigterm_stops_after_the_step_with_a_checkpoint_then_resumes(codes_file, tmp_path):
     "SIGTERM (what a cluster sends before it takes a machine back) ends the step, saves it, exits 130; --resume goes on."
-    from dnd_nano.train import read_checkpoint
+    from dnd_nano.checkpoint import read_checkpoint
     out, ckpt = tmp_path/'run', tmp_path/'run'/'model.pt'
     args = ['dnd_nano_train', '--codes', str(codes_file), '--out', str(out), '--steps', '150', '--ckpt-every', '7',
             '--batch-size', '16', '--device', 'cpu', '--set', 'n_embd=32', 'n_head=2', 'n_layer=2',  # heads re-spread
@@ -85,5 +86,7 @@ def test_sigterm_stops_after_the_step_with_a_checkpoint_then_resumes(codes_file,
     res = run(*args, '--resume')
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     state = read_checkpoint(ckpt)
-    assert state['step'] == 150 and tuple(state['config']['head_layers']) == (1, 2), state['config']
+    from dnd_nano.model import DnDConfig
+    heads = DnDConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in state['config'].items()}).heads_after
+    assert state['step'] == 150 and heads == (1, 2), state['config']  # the heads were re-spread over 2 layers
     assert state['hist']['step'] == list(range(150))  # nothing repeated, nothing skipped
