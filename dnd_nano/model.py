@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 import torch.nn.functional as F
-from .core import whole_number
+from .core import preset_of, whole_number
 from .gpt import Block, KVCache, RMSNorm, grid_positions, rope_table
 from .sample import generate
 
@@ -88,8 +88,7 @@ class DnDConfig:
     @classmethod
     def preset(cls, name: str, **kw):
         "The preset called `name` (one of `DnDConfig.PRESETS`), with fields overridden by `kw`."
-        if name not in cls.PRESETS: raise ValueError(f"No model preset {name!r}: choose one of {', '.join(cls.PRESETS)}.")
-        return getattr(cls, name)(**kw)
+        return preset_of(cls, name, 'model', **kw)
 
     @classmethod
     def from_tokenizer(cls, tokenizer_config, preset: str = 'tiny', **kw):

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
-from .core import check_images, psnr
+from .core import check_images, preset_of, psnr
 from .quantize import ResidualQuantizer
 
 # %% auto #0
@@ -60,8 +60,7 @@ class RQVAEConfig:
     @classmethod
     def preset(cls, name: str, **kw):
         "The preset called `name` (one of `RQVAEConfig.PRESETS`), with fields overridden by `kw`."
-        if name not in cls.PRESETS: raise ValueError(f"No tokenizer preset {name!r}: choose one of {', '.join(cls.PRESETS)}.")
-        return getattr(cls, name)(**kw)
+        return preset_of(cls, name, 'tokenizer', **kw)
 
     @property
     def image_hw(self): return self.image_size, self.image_width or self.image_size
