@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_checkpoint.ipynb #c1a4cf6f
 from __future__ import annotations
-import contextlib, dataclasses, errno, hashlib, json, os, pickle, random, re, tempfile, threading
+import contextlib, dataclasses, errno, hashlib, json, os, pickle, random, re, shutil, tempfile, threading
 from dataclasses import asdict, fields
 from pathlib import Path
 import numpy as np
@@ -47,10 +47,12 @@ def safe_load(path, what: str = 'checkpoint'):
     try: return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as e:
         g = re.search(r'Unsupported global: GLOBAL (\S+)', str(e))
-        why = f"it asks to call or build {g[1][:100]}" if g else "it holds objects other than tensors and plain values"
-        raise CheckpointError(f"{path} cannot be read as a {what}: {why}. A dnd_nano {what} holds only tensors "
-                              "and plain values, so this file was not written by dnd_nano, or was changed: it is not "
-                              "loaded (loading it could run code).") from None
+        if g: raise CheckpointError(
+            f"{path} cannot be read as a {what}: it asks to call or build {g[1][:100]}. A dnd_nano {what} holds only "
+            "tensors and plain values, so this file was not written by dnd_nano, or was changed: it is not loaded "
+            "(loading it could run code).") from None
+        raise CheckpointError(f"{path} is not a readable {what}: it is not a torch file, or it is truncated or "
+                              "corrupt. Use an earlier one or make it again.") from None
     except Exception as e:
         raise CheckpointError(f"{path} is not a readable {what} ({type(e).__name__}): the file is truncated or corrupt, "
                               "e.g. from a copy that did not finish. Use an earlier one or make it again.") from None
@@ -69,52 +71,54 @@ def atomic_write(path, write, what: str = 'file') -> Path:
             write(f); f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)  # atomic: readers see the old file or the new one
     except BaseException as e:
+        # torch's own writer reports a full disk as a RuntimeError, so the free space is looked at as well
+        full = getattr(e, 'errno', None) in (errno.ENOSPC, errno.EDQUOT) or shutil.disk_usage(path.parent).free < 2**20
         with contextlib.suppress(OSError): os.unlink(tmp)
-        if isinstance(e, OSError):
-            full = e.errno in (errno.ENOSPC, errno.EDQUOT)
-            raise CheckpointError(f"Writing the {what} {path} failed: " + ("the disk is full. " if full else
-                                  f"{e.strerror or e}. ") + f"{path} is unchanged and no partial file was left; "
-                                  + ("free some space and run again." if full else "fix the cause and run again.")) from None
+        if isinstance(e, (OSError, RuntimeError)):
+            why = "the disk is full. " if full else f"{getattr(e, 'strerror', None) or str(e).splitlines()[0][:200]}. "
+            raise CheckpointError(f"Writing the {what} {path} failed: {why}{path} is unchanged and no partial file was "
+                                  "left; " + ("free some space and run again." if full else "fix the cause and run again.")) from None
         raise
     return path
 
 # %% ../nbs/03_checkpoint.ipynb #b88150be
 try: import fcntl
-except ImportError: fcntl = None  # Windows: msvcrt below
+except ImportError: fcntl = None  # Windows: a lock file and msvcrt below
 
 class RunLock:
     "Exclusive lock on folder `folder` while a run writes there; a second process gets a `CheckpointError`."
-    _held, _guard = {}, threading.Lock()   # lock file -> [open file, depth]: the lock can be taken again in-process
-    def __init__(self, folder): self.file = (Path(folder) / '.dnd_nano.lock').absolute()
+    _held, _guard = {}, threading.Lock()   # folder -> [open handle, depth]: the lock can be taken again in-process
+    def __init__(self, folder): self.folder = Path(folder).absolute()
 
     def __enter__(self):
         with self._guard:
-            if self.file in self._held: self._held[self.file][1] += 1; return self
+            if self.folder in self._held: self._held[self.folder][1] += 1; return self
             try:
-                self.file.parent.mkdir(parents=True, exist_ok=True)
-                f = open(self.file, 'a+')
+                self.folder.mkdir(parents=True, exist_ok=True)
+                if not os.access(self.folder, os.W_OK): raise PermissionError(errno.EACCES, 'permission denied')
+                # Linux and macOS lock the folder itself, so nothing is written into it; Windows needs a file
+                h = os.open(self.folder, os.O_RDONLY) if fcntl else open(self.folder / '.dnd_nano.lock', 'a+')
             except OSError as e:
-                raise CheckpointError(f"Cannot write to the folder {self.file.parent}: {e.strerror or e}. Choose a "
+                raise CheckpointError(f"Cannot write to the folder {self.folder}: {e.strerror or e}. Choose a "
                                       "folder you can write to.") from None
             try:
-                if fcntl: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if fcntl: fcntl.flock(h, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 else:
-                    import msvcrt; msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
+                    import msvcrt; msvcrt.locking(h.fileno(), msvcrt.LK_NBLCK, 1)
             except OSError:
-                f.seek(0); pid = f.read().strip() or '?'; f.close()
-                raise CheckpointError(f"Another run (process {pid}) is writing to {self.file.parent}. Wait for it to "
-                                      "finish, or give this run another output folder.") from None
-            f.seek(0); f.truncate(); f.write(str(os.getpid())); f.flush()
-            self._held[self.file] = [f, 1]
+                os.close(h) if fcntl else h.close()
+                raise CheckpointError(f"Another run is writing to {self.folder} (it holds the folder's lock). Wait for "
+                                      "it to finish, or give this run another output folder.") from None
+            self._held[self.folder] = [h, 1]
         return self
 
     def __exit__(self, *exc):
         with self._guard:
-            entry = self._held[self.file]
+            entry = self._held[self.folder]
             entry[1] -= 1
             if entry[1] == 0:
-                del self._held[self.file]
-                entry[0].close()   # closing the file releases the lock
+                del self._held[self.folder]
+                os.close(entry[0]) if fcntl else entry[0].close()   # closing releases the lock
         return False
 
 # %% ../nbs/03_checkpoint.ipynb #d7120757

@@ -104,8 +104,10 @@ def _parser(prog: str, doc: str) -> argparse.ArgumentParser:
     return p
 
 def _common(p: argparse.ArgumentParser, steps: int, batch_size: int, lr: float):
-    p.add_argument('--set', nargs='*', default=[], metavar='FIELD=VALUE', help='override fields of the model config')
-    p.add_argument('--train', nargs='*', default=[], metavar='FIELD=VALUE', help='override fields of TrainConfig')
+    p.add_argument('--set', nargs='*', action='extend', default=[], metavar='FIELD=VALUE',
+                   help='override fields of the model config (may be given several times)')
+    p.add_argument('--train', nargs='*', action='extend', default=[], metavar='FIELD=VALUE',
+                   help='override fields of TrainConfig (may be given several times)')
     p.add_argument('--steps', type=whole_arg(1), default=steps, help='optimiser steps (default %(default)s)')
     p.add_argument('--batch-size', type=whole_arg(1), default=batch_size, help='batch size (default %(default)s)')
     p.add_argument('--lr', type=real_arg(0, lo_open=True), default=lr, help='peak learning rate (default %(default)s)')
@@ -158,12 +160,12 @@ def tokenizer_main(argv=None):
     out = out_folder(a.out)
     cfg = apply_overrides(RQVAEConfig.preset(a.preset or TOKENIZER_PRESET[a.data]), a.set)
     tcfg = _train_config(a, out, 'tokenizer.pt') if not a.ablation else None
+    train = get_data(a.data, 'train', a.n_train, a.root, a.download)
+    test = get_data(a.data, 'test', a.n_test, a.root, a.download)
+    check_fits(cfg, train, a.data); _enough(train, a.batch_size, f'--data {a.data} (training split)')
     main = dist_info()[0] == 0  # under torchrun only rank 0 writes files
     with RunLock(out) if main else contextlib.nullcontext():
         seed_everything(a.seed)
-        train = get_data(a.data, 'train', a.n_train, a.root, a.download)
-        test = get_data(a.data, 'test', a.n_test, a.root, a.download)
-        check_fits(cfg, train, a.data); _enough(train, a.batch_size, f'--data {a.data} (training split)')
         if a.ablation:
             res = depth_ablation(a.ablation, steps=a.steps, batch_size=a.batch_size, lr=a.lr, config=cfg,
                                  data=(train, test), device=a.device)
@@ -225,15 +227,15 @@ def train_main(argv=None):
     out = out_folder(a.out)
     tcfg = _train_config(a, out, 'model.pt')
     if a.preview_every: tcfg = dataclasses.replace(tcfg, preview_every=a.preview_every)
+    ds, meta = load_codes(a.codes)
+    labels, fp = ds.tensors[1], meta['tokenizer_fingerprint']
+    n_classes = int(labels.max()) + 1 if labels.max() > 0 else 0
+    cfg = DnDConfig.from_tokenizer(meta['tokenizer_config'], a.preset, variant=a.variant, n_classes=n_classes)
+    cfg = apply_overrides(cfg, a.set)
+    model = DnDTransformer(cfg)
+    _enough(ds, a.batch_size, a.codes)
     main = dist_info()[0] == 0  # under torchrun only rank 0 writes files
     with RunLock(out) if main else contextlib.nullcontext():
-        ds, meta = load_codes(a.codes)
-        labels, fp = ds.tensors[1], meta['tokenizer_fingerprint']
-        n_classes = int(labels.max()) + 1 if labels.max() > 0 else 0
-        cfg = DnDConfig.from_tokenizer(meta['tokenizer_config'], a.preset, variant=a.variant, n_classes=n_classes)
-        cfg = apply_overrides(cfg, a.set)
-        model = DnDTransformer(cfg)
-        _enough(ds, a.batch_size, a.codes)
         ckpt = Path(tcfg.ckpt_path)
         if a.resume and ckpt.exists():
             state = read_checkpoint(ckpt)
