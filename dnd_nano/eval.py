@@ -7,18 +7,20 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 import torch
 from torch import nn
 import torch.nn.functional as F
 from .core import check_images, default_device, whole_number
-from .text import parse_equation, read_text, text_scores
+from .text import TextImages, parse_equation, read_text, text_scores
 from .train import fit
+from .checkpoint import load_checkpoint, read_checkpoint
 from .bench import bench_variant, train_flops_per_image
 
 # %% auto #0
 __all__ = ['image_bits', 'stepwise_bits', 'heldout_ce', 'validity_chance', 'text_sample_scores', 'gaussian_stats', 'sqrtm_psd',
            'frechet_distance', 'FeatureNetConfig', 'FeatureNet', 'features', 'class_accuracy', 'train_classifier',
-           'classifier_frechet', 'CellFeatures', 'variant_cost']
+           'classifier_frechet', 'CellFeatures', 'real_reference', 'sample_scores', 'variant_cost']
 
 # %% ../nbs/15_eval.ipynb #3140e048
 def _nll(model, codes, cond=None) -> torch.Tensor:
@@ -192,9 +194,11 @@ def train_classifier(train, test=None, steps: int = 1500, batch_size: int = 128,
     n_classes = int(max(int(train[i][1]) for i in range(min(len(train), 2000)))) + 1
     torch.manual_seed(seed)
     net = FeatureNet(FeatureNetConfig(in_channels=x0.shape[0], n_classes=max(n_classes, 2)))
-    fit(net, train, steps=steps, batch_size=batch_size, lr=lr, seed=seed, weight_decay=0.05, device=device,
-        progress=progress, ckpt_path=str(ckpt_path) if ckpt_path else None, resume=ckpt_path is not None,
-        ckpt_every=steps)
+    if ckpt_path and Path(ckpt_path).exists() and read_checkpoint(ckpt_path)['step'] >= steps:
+        load_checkpoint(ckpt_path, net.to(default_device(device)))  # trained already (and no run lock is taken)
+    else: fit(net, train, steps=steps, batch_size=batch_size, lr=lr, seed=seed, weight_decay=0.05, device=device,
+              progress=progress, ckpt_path=str(ckpt_path) if ckpt_path else None, resume=ckpt_path is not None,
+              ckpt_every=steps)
     info = {'classes': n_classes, 'steps': steps}
     if test is not None:
         n = min(n_test, len(test))
@@ -214,6 +218,32 @@ class CellFeatures(nn.Module):
     def __init__(self, reader, cut_cells):
         super().__init__(); self.reader, self.cut_cells = reader, cut_cells   # cut_cells(images) -> (..., 1, h, w)
     def features(self, x): return self.reader.net[:-1](self.cut_cells(x).flatten(0, -4))  # (B * cells, d)
+
+# %% ../nbs/15_eval.ipynb #a3e3eb20
+def real_reference(test, classifier=None, train=None) -> dict:
+    "Held-out images (and labels) of data set `test`; with a `classifier`, their feature Gaussian and its floor on `train`."
+    images = torch.stack([test[i][0] for i in range(len(test))])
+    labels = torch.tensor([int(test[i][1]) for i in range(len(test))])
+    ref = {'images': images, 'labels': labels, 'n_classes': int(labels.max()) + 1 if labels.max() > 0 else 0,
+           'layout': test.config if isinstance(test, TextImages) else None}
+    if classifier is not None:
+        ref.update(classifier=classifier, stats=gaussian_stats(features(classifier, images)),
+                   class_acc_real=class_accuracy(classifier, images, labels))
+        if train is not None:
+            real = torch.stack([train[i][0] for i in range(min(len(images), len(train)))])
+            ref['cfd_floor'] = frechet_distance(*ref['stats'], *gaussian_stats(features(classifier, real)))
+    return ref
+
+def sample_scores(images, reference: dict, cond=None) -> dict:
+    "Scores of samples (B, C, H, W) against a `real_reference`: OCR scores for text, else the classifier's (cond: labels)."
+    if reference['layout'] is not None:
+        s, reads = text_sample_scores(images, reference['layout'], reference=reference['images'][:len(images)])
+        return {**s, 'reads': reads[:32]}
+    if 'classifier' not in reference: raise ValueError("These are not text images: make the reference with a classifier.")
+    net = reference['classifier']
+    out = {'cfd': frechet_distance(*reference['stats'], *gaussian_stats(features(net, images)))}
+    if cond is not None: out['class_acc'] = class_accuracy(net, images, cond)
+    return out
 
 # %% ../nbs/15_eval.ipynb #06a01c00
 def variant_cost(cfg, batch_size: int = 64, device=None, steps: int = 5, sample_batch: int = 8) -> dict:
