@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Every GPU check of dnd_nano in one go, with its figures in one JSON (`OUT/gpu_checks.json`):
 
-1. `dnd_nano_compare --preset gpu`: the comparison of the variants, sized for a few minutes on one large GPU;
+1. `dnd_nano_compare --preset gpu --jobs 4`: the comparison of the variants, sized for a few minutes on one large GPU
+   (four runs at a time: the small models leave most of the GPU idle);
 2. `dnd_nano_bench --preset large --amp --compile`: speed, memory and MFU of every variant in bf16, compiled or not;
 3. `dnd_nano_demo --preset gpu`: the whole pipeline on text images.
 
@@ -28,7 +29,7 @@ def stage_args(name: str, out: Path, device: str, quick: bool, again: list) -> l
     "The command line of one stage."
     if name == 'compare':
         a = ['--preset', 'test' if quick else 'gpu', '--out', str(out/'compare'), '--device', device, *again]
-        return a + (['--variants', 'dnd,1d', '--set', 'seeds=1', 'placements=even'] if quick else [])
+        return a + (['--variants', 'dnd,1d', '--set', 'seeds=1', 'placements=even'] if quick else ['--jobs', '4'])
     if name == 'bench':
         a = ['--preset', 'toy' if quick else 'large', '--device', device, '--json', str(out/'bench.json')]
         return a + (['--no-amp', '--no-compile', '--steps', '1', '--sample-reps', '1'] if quick else ['--amp', '--compile'])

@@ -91,12 +91,12 @@ def top_half(n_layer: int, n_depth: int) -> tuple:
 PLACEMENTS = {'even': even_spread, 'top': top_half}
 
 # %% ../nbs/16_compare.ipynb #71eb87c9
-_TINY8 = ('n_layer=8', 'rq_depth_layers=2')
+_CPU = ('n_layer=8', 'n_embd=96', 'rq_depth_layers=2')  # tiny made deeper and narrower: room for the heads to move
 COMPARE_PRESETS = {
-    'cpu': dict(model_set=_TINY8, steps=3000),
-    'arith': dict(text_layout='arith', model_set=_TINY8, steps=3000, n_train=30000, curve_samples=128, eval_every=500),
-    'fashion': dict(data='fashion_mnist', model_set=_TINY8, steps=3000, n_train=60000, n_samples=1000, n_test=2000,
-                    placements=()),
+    'cpu': dict(model_set=_CPU, steps=1400, eval_every=200),
+    'arith': dict(text_layout='arith', model_set=_CPU, steps=1400, eval_every=200, n_train=30000, curve_samples=128),
+    'fashion': dict(data='fashion_mnist', model_set=_CPU, steps=1400, eval_every=200, n_train=60000, n_samples=1000,
+                    n_test=2000, placements=()),
     'cifar': dict(data='cifar10', model='cifar', steps=20000, batch_size=128, lr=1e-3, tok_steps=6000, tok_batch=128,
                   n_samples=5000, n_test=5000, classifier_steps=4000),
     'gpu': dict(model_set=('n_layer=8', 'n_embd=256'), tok_steps=600, tok_batch=256, n_train=50000, steps=500,
@@ -196,7 +196,8 @@ def train_run(cc, name, spec, seed, tok, out: Path, refs: dict, device=None, say
     say(f"  {name} seed {seed}: {cfg.variant}, heads after {cfg.heads_after if cfg.variant in ('dnd', 'vertical') else '-'}")
     fit(model, tok['train'], steps=cc.steps, batch_size=cc.batch_size, lr=cc.lr, warmup=cc.warmup, seed=seed,
         ckpt_path=str(folder/'model.pt'), resume=True, ckpt_every=cc.eval_every, preview_every=cc.eval_every,
-        progress=False, log_every=50, device=device, meta={'tokenizer_fingerprint': tok['fingerprint']}, preview=record)
+        progress=False, log_every=50, device=device, meta={'tokenizer_fingerprint': tok['fingerprint']}, preview=record,
+        num_workers=0)  # codes in memory need no loader processes (and a pool's worker may not start any)
     res = {'name': name, 'seed': seed, 'steps': cc.steps, 'fingerprint': tok['fingerprint'], 'variant': cfg.variant,
            'heads_after': list(cfg.heads_after), 'heldout': heldout_ce(model, tok['test']),
            'train': heldout_ce(model, tok['train'], n=len(tok['test'])), 'train_wall_s': curve[-1]['wall_s'] if curve else None}
