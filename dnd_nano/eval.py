@@ -188,12 +188,12 @@ def class_accuracy(net, images, labels, batch_size: int = 500) -> float:
     return float((pred == labels).float().mean())
 
 def train_classifier(train, test=None, steps: int = 1500, batch_size: int = 128, lr: float = 2e-3, seed: int = 0,
-                     n_test: int = 2000, ckpt_path=None, device=None, progress: bool = False) -> tuple[FeatureNet, dict]:
+                     n_test: int = 2000, ckpt_path=None, device=None, progress: bool = False, width: int = 32) -> tuple[FeatureNet, dict]:
     "Train a FeatureNet with `fit` on a data set of (image, label); returns it (eval mode) and its held-out accuracy."
     x0, _ = train[0]
     n_classes = int(max(int(train[i][1]) for i in range(min(len(train), 2000)))) + 1
     torch.manual_seed(seed)
-    net = FeatureNet(FeatureNetConfig(in_channels=x0.shape[0], n_classes=max(n_classes, 2)))
+    net = FeatureNet(FeatureNetConfig(in_channels=x0.shape[0], n_classes=max(n_classes, 2), width=width))
     if ckpt_path and Path(ckpt_path).exists() and read_checkpoint(ckpt_path)['step'] >= steps:
         load_checkpoint(ckpt_path, net.to(default_device(device)))  # trained already (and no run lock is taken)
     else: fit(net, train, steps=steps, batch_size=batch_size, lr=lr, seed=seed, weight_decay=0.05, device=device,

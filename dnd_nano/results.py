@@ -60,6 +60,7 @@ def plot_curves(res: dict):
                 if key == 'heldout_bits': ax.fill_between(x, lo, hi, color=f'C{i}', alpha=0.2)
     axs[0].set(xlabel='training step', ylabel='bits per image', title='held-out (solid), training (dashed)')
     axs[1].set(xlabel='training FLOPs', xscale='log', ylabel='bits per image', title='at equal compute')
+    axs[1].xaxis.set_minor_formatter(plt.NullFormatter())
     axs[0].legend(fontsize=7)
     for ax in axs:
         lo = min((l.get_ydata().min() for l in ax.lines), default=0)
