@@ -99,7 +99,11 @@ def show_run_samples(res: dict, out, name: str, n: int = 16):
     "The first samples of seed 0 of run `name`, with what the OCR read under each (text)."
     imgs = torch.load(Path(out)/'runs'/f'{name}_seed0'/'samples.pt', weights_only=True)[:n].float() / 255
     reads = res['runs'][name][0].get('reads')
-    return show_images(imgs, titles=reads[:len(imgs)] if reads else None, suptitle=name, nrows=2)
+    fig = show_images(imgs, titles=reads[:len(imgs)] if reads else None, suptitle=name, nrows=2, size=1.5, title_size=6)
+    if reads:  # room under each row for the lines read
+        k = max(r.count('\n') + 1 for r in reads)
+        fig.subplots_adjust(hspace=0.2 + 0.12 * k, bottom=0.05 + 0.05 * k)
+    return fig
 
 def write_figures(res: dict, out):
     "curves.png, bars.png, validity.png (when measured) and samples_<run>.png into `out`."
