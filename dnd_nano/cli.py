@@ -327,8 +327,8 @@ def sample_main(argv=None):
 DEMO_PRESETS = {
     'cpu': dict(tok_steps=1200, tok_batch=64, tok_set=[], n_train=20000, model_preset='tiny', model_steps=1500,
                 model_batch=64, model_set=[], lr=2e-3),
-    'gpu': dict(tok_steps=6000, tok_batch=256, tok_set=['channels=192', 'n_res_blocks=2'], n_train=100000,
-                model_preset='cifar', model_steps=20000, model_batch=256, model_set=['n_classes=0', 'dropout=0.0'], lr=1e-3),
+    'gpu': dict(tok_steps=1200, tok_batch=256, tok_set=['channels=192', 'n_res_blocks=2'], n_train=50000,
+                model_preset='cifar', model_steps=3000, model_batch=256, model_set=['n_classes=0', 'dropout=0.0'], lr=1e-3),
     'test': dict(tok_steps=20, tok_batch=16, tok_set=['channels=16', 'latent_dim=8', 'codebook_size=32'], n_train=256,
                  model_preset='tiny', model_steps=20, model_batch=16, model_set=['n_embd=32', 'n_head=2'], lr=2e-3),
 }

@@ -189,6 +189,10 @@ class TextConfig:
         "64x64, the 3x5 font at 2x, 5 lines of sums up to 99, jitter 1."
         return cls(**{'height': 64, 'width': 64, 'scale': 2, 'jitter': 1, **kw})
     @classmethod
+    def arith(cls, **kw):
+        "32x32, the 5x7 font, 2 lines of one-digit sums: arithmetic a small model can learn in minutes on a CPU."
+        return cls(**{'font': '5x7', 'n_lines': 2, 'values': (0, 9), **kw})
+    @classmethod
     def large(cls, **kw):
         "64x64, the 5x7 font, 6 lines of sums and differences up to 99, jitter 2."
         return cls(**{'height': 64, 'width': 64, 'font': '5x7', 'n_lines': 6, 'ops': '+-', 'jitter': 2, **kw})
@@ -259,6 +263,8 @@ class TextImages(EquationImages):
     def double(cls, n=1000, seed=0, **kw): return cls(n, TextConfig.double(**kw), seed)
     @classmethod
     def large(cls, n=1000, seed=0, **kw): return cls(n, TextConfig.large(**kw), seed)
+    @classmethod
+    def arith(cls, n=1000, seed=0, **kw): return cls(n, TextConfig.arith(**kw), seed)
 
 # %% ../nbs/01_text.ipynb #9121f330
 def _templates(cfg: TextConfig):

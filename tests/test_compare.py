@@ -1,0 +1,29 @@
+"The comparison's command line, and the one script that runs every GPU check, at test sizes on the CPU."
+import json, os, subprocess, sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV = {**os.environ, 'MPLBACKEND': 'Agg', 'OMP_NUM_THREADS': '1'}
+
+def run(*args):
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=ENV, timeout=900, cwd=ROOT)
+
+def test_help():
+    res = run('-m', 'dnd_nano.compare', '--help')
+    assert res.returncode == 0, res.stderr
+    assert 'usage: dnd_nano_compare' in res.stdout and '--resume' in res.stdout
+
+def test_a_bad_argument_is_refused_before_any_work(tmp_path):
+    res = run('-m', 'dnd_nano.compare', '--out', str(tmp_path/'c'), '--set', 'seeds=0')
+    assert res.returncode == 2 and 'seeds=0 must be a whole number, at least 1' in res.stderr, res.stderr
+    assert not (tmp_path/'c').exists()
+
+def test_gpu_checks_plumbing(tmp_path):
+    "Every stage of .ci/gpu_checks.py at test sizes: each finishes, and the JSON holds its figures."
+    res = run(str(ROOT/'.ci'/'gpu_checks.py'), '--quick', '--device', 'cpu', '--out', str(tmp_path))
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    out = json.loads((tmp_path/'gpu_checks.json').read_text())
+    assert set(out['seconds']) == {'compare', 'bench', 'demo'}
+    assert set(out['compare']['summary']) == {'dnd', '1d'} and 'bits_per_image' in out['compare']['summary']['dnd']
+    assert set(out['bench']['variants']) == {'dnd', 'vertical', 'parallel', 'flat', 'rq'}
+    assert 0 <= out['demo']['valid'] <= out['demo']['legible'] <= 1
