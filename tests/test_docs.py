@@ -165,7 +165,8 @@ def _sources():
 def site():
     "The built site; built here when missing or older than a notebook, a module or the build's settings."
     index = SITE/'index.html'
-    if not index.exists() or index.stat().st_mtime < _sources():
+    # (.buildinfo is Sphinx's: a site that Quarto's nbdev_docs wrote into _docs/ is rebuilt too.)
+    if not index.exists() or not (SITE/'.buildinfo').exists() or index.stat().st_mtime < _sources():
         r = subprocess.run([sys.executable, str(ROOT/'.ci'/'build_docs.py')], cwd=ROOT, capture_output=True, text=True)
         if r.returncode: pytest.fail(f'python .ci/build_docs.py failed:\n{(r.stdout + r.stderr)[-4000:]}', pytrace=False)
         print(r.stdout.strip().splitlines()[-1])
