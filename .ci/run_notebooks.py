@@ -1,0 +1,99 @@
+#!/usr/bin/env python
+"""Run every notebook top to bottom in a fresh Jupyter kernel and save it with its outputs: `python .ci/run_notebooks.py`.
+
+Cells flagged with one of settings.ini's `tst_flags` (`#| slow`, `#| cuda`, `#| notest`) are skipped, as `nbdev_test`
+skips them, and keep the outputs they already have; `--flags slow` (or `--flags 'slow cuda'` on a GPU) runs them too.
+Cells marked `#| eval: false` are never run. A notebook is written only when every cell it ran succeeded, and then
+cleaned with `nbdev_clean` (which keeps outputs). Figures come out as PNG images, as in JupyterLab.
+
+    python .ci/run_notebooks.py                        # every notebook in nbs/, in place
+    python .ci/run_notebooks.py nbs/04_train.ipynb     # one notebook
+    python .ci/run_notebooks.py --flags slow --timeout 3600   # with the slow cells ('slow cuda' on a GPU)
+    python .ci/run_notebooks.py --out /tmp/executed    # executed copies elsewhere; nbs/ is left alone
+"""
+import argparse, os, shutil, sys, tempfile, time
+from pathlib import Path
+
+root = Path(__file__).resolve().parent.parent
+
+
+def cell_flags(source):
+    "The `#|` directives at the top of a code cell, as a dict of name -> the rest of the line."
+    out = {}
+    for line in source.splitlines():
+        if not line.lstrip().startswith('#|'): break
+        name, _, rest = line.lstrip()[2:].strip().partition(' ')
+        out[name.rstrip(':')] = rest.strip()
+    return out
+
+
+def should_run(cell, skip_flags):
+    if cell.cell_type != 'code' or not cell.source.strip(): return False
+    d = cell_flags(cell.source)
+    if d.get('eval', '').lower() == 'false': return False
+    return not (set(d) & skip_flags)
+
+
+def run_notebook(path, dest, skip_flags, timeout):
+    "Execute `path` cell by cell in a new kernel; write it to `dest` when no cell failed. Returns (cells run, seconds)."
+    import nbformat
+    from nbclient import NotebookClient
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name='python3', allow_errors=False,
+                            resources={'metadata': {'path': str(path.parent)}})
+    t0, n = time.time(), 0
+    with client.setup_kernel():
+        for i, cell in enumerate(nb.cells):
+            if not should_run(cell, skip_flags): continue
+            client.execute_cell(cell, i)
+            n += 1
+    # Write next to the target, then move, so that an interrupted run never leaves half a notebook.
+    fd, tmp = tempfile.mkstemp(prefix='_run_', suffix='.ipynb', dir=dest.parent); os.close(fd)
+    nbformat.write(nb, tmp)
+    from nbdev.clean import nbdev_clean
+    nbdev_clean.__wrapped__(fname=tmp)
+    os.replace(tmp, dest)
+    return n, time.time() - t0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('notebooks', nargs='*', type=Path, help='notebooks to run (default: every notebook in nbs/)')
+    ap.add_argument('--flags', default='', help="also run the cells with these flags, as nbdev_test: 'slow' or 'slow cuda'")
+    ap.add_argument('--timeout', type=float, default=600, help='seconds one cell may take before the run fails (600)')
+    ap.add_argument('--out', type=Path, default=None, help='write the executed notebooks here instead of in place')
+    a = ap.parse_args(argv)
+    os.chdir(root)
+    from nbdev.config import get_config
+    cfg = get_config()
+    known = set(cfg.tst_flags.split())
+    flags = set(a.flags.split())
+    unknown = flags - known
+    if unknown: ap.error(f'--flags {sorted(unknown)}: settings.ini knows only {sorted(known)}.')
+    if not a.timeout > 0: ap.error(f'--timeout {a.timeout}: give a number of seconds above 0.')
+    nbs = a.notebooks or sorted(p for p in (root/cfg.nbs_path).glob('*.ipynb') if not p.name.startswith(('_', '.')))
+    nbs = [p.resolve() for p in nbs]
+    bad = [str(p) for p in nbs if not (p.is_file() and p.suffix == '.ipynb')]
+    if bad: ap.error(f'not a notebook: {bad}')
+    # The kernel shows figures as images only with the inline backend; a backend set for scripts (Agg) would hide them.
+    os.environ['MPLBACKEND'] = 'module://matplotlib_inline.backend_inline'
+    if a.out: a.out.mkdir(parents=True, exist_ok=True)
+    skip, failed, t0 = known - flags, [], time.time()
+    for p in nbs:
+        dest = (a.out.resolve()/p.name) if a.out else p
+        try:
+            n, s = run_notebook(p, dest, skip, a.timeout)
+            print(f'{p.name}: {n} cells in {s:.0f} s -> {dest}', flush=True)
+        except Exception as e:
+            failed.append(p.name)
+            print(f'{p.name}: FAILED, left as it was:\n{e}', file=sys.stderr, flush=True)
+    if a.out:  # the executed copies are built into docs with the rest of the notebook folder
+        for f in (root/cfg.nbs_path).iterdir():
+            if f.is_file() and not (a.out/f.name).exists(): shutil.copy2(f, a.out/f.name)
+    print(f'{len(nbs) - len(failed)} of {len(nbs)} notebooks run in {time.time() - t0:.0f} s'
+          + (f'; failed: {failed}' if failed else '.'))
+    return 1 if failed else 0
+
+
+if __name__ == '__main__': sys.exit(main())
