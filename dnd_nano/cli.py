@@ -373,7 +373,7 @@ def demo_main(argv=None):
     times = {}
     with RunLock(out):
         t = time.perf_counter()
-        _say(f"[1/4] tokenizer on {s['n_train']} {a.data} images ({s['tok_steps']} steps) on {default_device(a.device)}")
+        _say(f"[1/4] tokenizer on {s['n_train']} images of {a.data} ({s['tok_steps']} steps) on {default_device(a.device)}")
         tokenizer_main(['--data', a.data, '--out', str(out/'tokenizer'), '--steps', str(s['tok_steps']), '--batch-size',
                         str(s['tok_batch']), '--n-train', str(s['n_train']), '--n-test', '200', '--set', *s['tok_set'],
                         *dev, *again])
