@@ -16,7 +16,7 @@ def one_thread():
 @pytest.mark.parametrize('make,match', [
     (lambda: ChartConfig(values=(0, 9)), 'a bar of value 0'),
     (lambda: ChartConfig(values=(5, 3)), r'need 1 <= lo <= hi'),
-    (lambda: ChartConfig(values='19'), 'values='),
+    (lambda: ChartConfig(values=9), 'values=9 should be a pair'),
     (lambda: ChartConfig(values=(1, 10)), 'raise slot to 12'),
     (lambda: ChartConfig.large(values=(1, 100)), 'raise slot to 16'),
     (lambda: ChartConfig(slot=10), 'multiple of the character cell width, 4 px'),
@@ -26,7 +26,7 @@ def one_thread():
     (lambda: ChartConfig(n_bars=0), 'n_bars=0'),
     (lambda: ChartConfig(n_bars=(3, 2)), 'lo <= hi'),
     (lambda: ChartConfig(unit=3), 'The chart does not fit'),
-    (lambda: ChartConfig(bottom=8), 'The chart does not fit'),
+    (lambda: ChartConfig(bottom=9), 'The chart does not fit'),  # bottom=8 fits exactly
     (lambda: ChartConfig(unit=1, bar_width=1), 'fewer than 2 pixels'),
     (lambda: ChartConfig(font='9x9'), "Unknown font '9x9'"),
     (lambda: ChartConfig(scale=0), 'scale=0'),
