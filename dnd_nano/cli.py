@@ -12,6 +12,7 @@ from .core import console, default_device, real_arg, seed_everything, show_image
 from .checkpoint import CheckpointError, RunLock, atomic_write, check_config, fingerprint, load_model, read_checkpoint
 from .train import TrainConfig, dist_info, fit, plot_history
 from .text import TextImages, read_text, text_scores
+from .charts import ChartConfig, ChartImages, chart_scores, chart_summary, read_chart
 from .tokenizer import RQVAE, RQVAEConfig
 from .depths import ablation_table, depth_ablation, evaluate_tokenizer, plot_depth_curves, show_depths
 from .codes import encode_dataset, load_codes
@@ -22,7 +23,7 @@ from .datasets import DATASETS, TOKENIZER_PRESET, get_data
 # %% auto #0
 __all__ = ['IMAGE_TYPES', 'DEMO_PRESETS', 'tokenizer', 'encode', 'train', 'sample', 'demo', 'CLIError', 'apply_overrides',
            'out_folder', 'out_file', 'per_depth_arg', 'check_fits', 'tokenizer_main', 'encode_main', 'train_main',
-           'text_report', 'sample_main', 'demo_main']
+           'text_report', 'chart_report', 'sample_main', 'demo_main']
 
 # %% ../nbs/17_cli.ipynb #e968d136
 class CLIError(ValueError):
@@ -144,6 +145,12 @@ def _depths(s: str) -> tuple:
     return tuple(whole_arg(1)(v) for v in s.split(','))
 _depths.__name__ = 'depths (e.g. 1,2,4)'
 
+def _reader(ds):
+    "How images of `ds` read as text: the OCR of TextImages, `chart_text` of ChartImages' reading; else None."
+    if isinstance(ds, TextImages): return lambda x: read_text(x, ds)
+    if isinstance(ds, ChartImages): return lambda x: [r.text for r in read_chart(x, ds)]
+    return None
+
 def tokenizer_main(argv=None):
     "Train an RQ-VAE tokenizer (console script `dnd_nano_tokenizer`)."
     p = _parser('dnd_nano_tokenizer', tokenizer_main.__doc__)
@@ -163,26 +170,26 @@ def tokenizer_main(argv=None):
     train = get_data(a.data, 'train', a.n_train, a.root, a.download)
     test = get_data(a.data, 'test', a.n_test, a.root, a.download)
     check_fits(cfg, train, a.data); _enough(train, a.batch_size, f'--data {a.data} (training split)')
+    reader = _reader(test)
     main = dist_info()[0] == 0  # under torchrun only rank 0 writes files
     with RunLock(out) if main else contextlib.nullcontext():
         seed_everything(a.seed)
         if a.ablation:
             res = depth_ablation(a.ablation, steps=a.steps, batch_size=a.batch_size, lr=a.lr, config=cfg,
-                                 data=(train, test), device=a.device)
+                                 data=(train, test), device=a.device, reader=reader)
             atomic_write(out/'ablation.json', lambda f: f.write(json.dumps(res, indent=1).encode()))
             plot_depth_curves(res, f'tokenizers with D = {a.ablation}').savefig(out/'ablation.png', dpi=120); plt.close('all')
             _say(ablation_table(res)); _say(f"wrote {out/'ablation.json'} and {out/'ablation.png'}")
             return res
         tok = RQVAE(cfg)
-        titles = (lambda r: read_text(r, test)) if isinstance(test, TextImages) else None
         sample = torch.stack([test[i][0] for i in range(min(8, len(test)))])
         def preview(model, step):
-            show_depths(model, sample, titles).savefig(out/'reconstructions.png', dpi=100); plt.close('all')
+            show_depths(model, sample, reader).savefig(out/'reconstructions.png', dpi=100); plt.close('all')
         if a.resume and Path(tcfg.ckpt_path).exists():
             _say(f"resuming from {tcfg.ckpt_path} at step {read_checkpoint(tcfg.ckpt_path)['step']}")
         hist = fit(tok, train, tcfg, preview=preview)
         if not main: return hist
-        res = evaluate_tokenizer(tok, test, device=a.device)
+        res = evaluate_tokenizer(tok, test, device=a.device, reader=reader)
         atomic_write(out/'eval.json', lambda f: f.write(json.dumps(res, indent=1).encode()))
         plot_history(hist, keys=['rec', 'commit']).savefig(out/'history.png', dpi=100); preview(tok, a.steps)
     _say('depths decoded: ' + ' '.join(f'{d:>6}' for d in res['depth']))
@@ -275,6 +282,11 @@ def text_report(images) -> tuple[list, dict]:
     reads = read_text(images, TextImages(n=1).config)
     return reads, text_scores(reads)
 
+def chart_report(images) -> tuple[list, dict]:
+    "What the chart reader reads in generated charts (the default layout), and their scores."
+    reads = read_chart(images, ChartConfig())
+    return [r.text for r in reads], chart_scores(reads)
+
 def _tokenizer_of(model_path: Path) -> str:
     "The tokenizer named in the run.json next to a model."
     run = model_path.parent/'run.json'
@@ -289,7 +301,7 @@ def sample_main(argv=None):
     p = _parser('dnd_nano_sample', sample_main.__doc__)
     p.add_argument('--model', required=True, help='transformer checkpoint (model.pt) or safetensors export')
     p.add_argument('--tokenizer', default=None, help="tokenizer checkpoint (default: the one in the model's run.json)")
-    p.add_argument('--data', default='text', choices=DATASETS, help="what the images are ('text' gets an OCR report)")
+    p.add_argument('--data', default='text', choices=DATASETS, help="what the images are ('text' and 'charts' get a report)")
     p.add_argument('--n', type=whole_arg(1), default=64, help='images to sample (default %(default)s)')
     p.add_argument('--seed', type=whole_arg(0), default=0)
     p.add_argument('--temperature', type=per_depth_arg(real_arg(0)), default=[1.0], help='e.g. 0.7, or 1,0.8,0.8,0.8')
@@ -313,13 +325,15 @@ def sample_main(argv=None):
     g = torch.Generator(device=device).manual_seed(a.seed)
     imgs = sample_images(model, tok, cond, a.n, batch_size=a.batch_size, temperature=_one_or_list(a.temperature),
                          top_k=_one_or_list(a.top_k), top_p=_one_or_list(a.top_p), cfg_scale=a.cfg_scale, generator=g)
-    rep = text_report(imgs) if a.data == 'text' and imgs.shape[-2:] == (32, 32) else None
+    report = {'text': text_report, 'charts': chart_report}.get(a.data)
+    rep = report(imgs) if report and imgs.shape[-2:] == (32, 32) else None
     show_images(imgs, titles=rep[0] if rep else None).savefig(out, dpi=120); plt.close('all')
     if rep:
         reads, scores = rep
         for i, r in enumerate(reads[:8]): _say(f'sample {i}: ' + r.replace('\n', ' | '))
-        _say(f"legible: {scores['legible']:.1%} of images ({scores['lines_legible']:.1%} of lines); "
-             f"valid: {scores['valid']:.1%} of images ({scores['lines_valid']:.1%} of lines)")
+        if a.data == 'charts': _say(chart_summary(scores))
+        else: _say(f"legible: {scores['legible']:.1%} of images ({scores['lines_legible']:.1%} of lines); "
+                   f"valid: {scores['valid']:.1%} of images ({scores['lines_valid']:.1%} of lines)")
     _say(f'wrote {out}')
     return rep[1] if rep else None
 
@@ -334,9 +348,10 @@ DEMO_PRESETS = {
 }
 
 def demo_main(argv=None):
-    "Train a tokenizer and a DnD model on text images, sample a grid of images and score it (console script `dnd_nano_demo`)."
+    "Train a tokenizer and a DnD model on text (or chart) images, sample a grid and score it (console script `dnd_nano_demo`)."
     p = _parser('dnd_nano_demo', demo_main.__doc__)
     p.add_argument('--preset', default='cpu', choices=list(DEMO_PRESETS), help='cpu (minutes), gpu (a proper run), test')
+    p.add_argument('--data', default='text', choices=('text', 'charts'), help='equations or bar charts (default %(default)s)')
     p.add_argument('--device', default=None); p.add_argument('--out', default='runs/demo')
     p.add_argument('--samples', default='samples.png', help='where to write the sample grid')
     p.add_argument('--n', type=whole_arg(1), default=64, help='samples to draw and score')
@@ -348,7 +363,7 @@ def demo_main(argv=None):
     s, out, t0 = DEMO_PRESETS[a.preset], out_folder(a.out), time.perf_counter()
     samples = out_file(a.samples, '--samples', IMAGE_TYPES)
     default_device(a.device)
-    D = RQVAEConfig.text().n_depth
+    D = RQVAEConfig.preset(TOKENIZER_PRESET[a.data]).n_depth
     if len(a.temperature) not in (1, D): raise CLIError(f"--temperature: give one value or {D} (one per depth).")
     if a.resume and a.overwrite: raise CLIError("--resume and --overwrite contradict each other: choose one.")
     dev = ['--device', a.device] if a.device else []
@@ -360,13 +375,13 @@ def demo_main(argv=None):
     times = {}
     with RunLock(out):
         t = time.perf_counter()
-        _say(f"[1/4] tokenizer on {s['n_train']} text images ({s['tok_steps']} steps) on {default_device(a.device)}")
-        tokenizer_main(['--data', 'text', '--out', str(out/'tokenizer'), '--steps', str(s['tok_steps']), '--batch-size',
+        _say(f"[1/4] tokenizer on {s['n_train']} images of {a.data} ({s['tok_steps']} steps) on {default_device(a.device)}")
+        tokenizer_main(['--data', a.data, '--out', str(out/'tokenizer'), '--steps', str(s['tok_steps']), '--batch-size',
                         str(s['tok_batch']), '--n-train', str(s['n_train']), '--n-test', '200', '--set', *s['tok_set'],
                         *dev, *again])
         times['tokenizer'], t = time.perf_counter() - t, time.perf_counter()
         _say('[2/4] encoding the images to codes')
-        codes = encode_main(['--tokenizer', str(out/'tokenizer'/'tokenizer.pt'), '--data', 'text', '--n',
+        codes = encode_main(['--tokenizer', str(out/'tokenizer'/'tokenizer.pt'), '--data', a.data, '--n',
                              str(s['n_train']), '--out', str(out/'codes.pt'), *dev])
         times['encode'], t = time.perf_counter() - t, time.perf_counter()
         _say(f"[3/4] DnD-Transformer ({s['model_preset']} preset, {s['model_steps']} steps)")
@@ -375,7 +390,7 @@ def demo_main(argv=None):
                     *s['model_set'], *dev, *again])
         times['transformer'], t = time.perf_counter() - t, time.perf_counter()
         _say(f'[4/4] sampling {a.n} images')
-        scores = sample_main(['--model', str(out/'dnd'/'model.pt'), '--n', str(a.n), '--out', str(samples),
+        scores = sample_main(['--model', str(out/'dnd'/'model.pt'), '--data', a.data, '--n', str(a.n), '--out', str(samples),
                               '--temperature', ','.join(map(str, a.temperature)), *dev])
         times['sample'] = time.perf_counter() - t
     _say('seconds per step: ' + ', '.join(f'{k} {v:.0f}' for k, v in times.items()) +

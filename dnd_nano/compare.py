@@ -76,7 +76,8 @@ class CompareConfig:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf:
                 raise ValueError(f"{k}={v!r} must be a finite number above 0.")
 
-DATA, RUN_VARIANTS = ('text', 'fashion_mnist', 'cifar10'), ('dnd', 'vertical', 'parallel', 'flat', 'rq', '1d')
+DATA = ('text', 'fashion_mnist', 'cifar10')
+RUN_VARIANTS = ('dnd', 'vertical', 'parallel', 'flat', 'rq', '1d')
 
 # %% ../nbs/16_compare.ipynb #06dfa56a
 def even_spread(n_layer: int, n_depth: int) -> tuple:

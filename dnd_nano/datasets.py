@@ -10,6 +10,7 @@ import torch
 from torch.utils.data import Dataset, Subset
 from .core import DataNotFoundError
 from .text import TextImages
+from .charts import ChartImages
 from .handwriting import MNISTText, find_idx, read_idx
 
 # %% auto #0
@@ -68,8 +69,8 @@ def load_fashion_mnist(root='data', train: bool = True, download: bool = False,
                         f"(`apt-get install dataset-fashion-mnist`, files in {system_dir})")
 
 # %% ../nbs/14_datasets.ipynb #68ee696e
-DATASETS = ('text', 'mnist_text', 'cifar10', 'mnist', 'fashion_mnist')
-TOKENIZER_PRESET = {'text': 'text', 'mnist_text': 'mnist_text', 'cifar10': 'cifar10', 'mnist': 'mnist',
+DATASETS = ('text', 'charts', 'mnist_text', 'cifar10', 'mnist', 'fashion_mnist')
+TOKENIZER_PRESET = {'text': 'text', 'charts': 'text', 'mnist_text': 'mnist_text', 'cifar10': 'cifar10', 'mnist': 'mnist',
                     'fashion_mnist': 'mnist'}
 
 def get_data(name: str, split: str = 'train', n: int | None = None, root='data', download: bool = False) -> Dataset:
@@ -80,6 +81,7 @@ def get_data(name: str, split: str = 'train', n: int | None = None, root='data',
         raise ValueError(f"n={n!r}: the number of images must be a whole number, at least 1 (or None for all).")
     seed = 0 if split == 'train' else 1
     if name == 'text': return TextImages(n=n or (20000 if split == 'train' else 1000), seed=seed)
+    if name == 'charts': return ChartImages(n=n or (20000 if split == 'train' else 1000), seed=seed)
     if name == 'mnist_text': return MNISTText(n=n or (20000 if split == 'train' else 1000), split=split, seed=seed, root=root)
     load = {'cifar10': load_cifar10, 'mnist': load_mnist, 'fashion_mnist': load_fashion_mnist}[name]
     ds = load(root=root, train=split == 'train', download=download)

@@ -14,7 +14,7 @@ from .core import image_batch, whole_number
 
 # %% auto #0
 __all__ = ['CHARS', 'FONTS', 'OPS', 'glyph', 'check_values', 'make_equation', 'parse_equation', 'is_valid_equation', 'TextConfig',
-           'render_text', 'EquationImages', 'TextImages', 'read_text', 'text_scores']
+           'render_text', 'EquationImages', 'TextImages', 'match_cells', 'read_text', 'text_scores']
 
 # %% ../nbs/01_text.ipynb #356a299b
 CHARS = '0123456789+-=x'  # every character the fonts can draw; ' ' is an empty cell
@@ -281,6 +281,34 @@ def _config(config, kw, cls=None):
     if isinstance(config, EquationImages): config = config.config
     return replace(config or cls(), **kw)
 
+def match_cells(images, config, origin, n_lines: int, n_cols: int, max_shift: int = 0) -> tuple:
+    """The characters of a grid of `n_lines` x `n_cols` cells of `config`'s font (a TextConfig, or any config with its
+    fields font, scale, cell_hw, thicknesses) whose first cell's top-left pixel is `origin` = (y, x), in `images`
+    (B, 1, H, W) in [0, 1]: each cell gets its nearest template, at the shift of the whole grid (within `max_shift` px
+    along each axis) whose cells add up to the smallest distance. Returns the characters, an array (B, n_lines, n_cols)
+    with ' ' for a blank cell, and each cell's squared distance to its template (B, n_lines, n_cols); the grid may
+    overhang the image, which reads as blank."""
+    x = image_batch(images)[0]
+    L, C, s = whole_number(n_lines, 'n_lines', 1), whole_number(n_cols, 'n_cols', 1), whole_number(max_shift, 'max_shift')
+    T, chars = _templates(config)  # (K, P)
+    (ch, cw), (top, left) = config.cell_hw, (int(origin[0]), int(origin[1]))
+    B, (H, W) = len(x), x.shape[-2:]
+    pt, pl = s + max(0, -top), s + max(0, -left)  # room for every shift and for cells that overhang the image
+    xp = F.pad(x[:, 0], (pl, s + max(0, left + C * cw - W), pt, s + max(0, top + L * ch - H)))
+    best, best_cost, dist = None, torch.full((B,), float('inf')), None
+    for dy in range(-s, s + 1):
+        for dx in range(-s, s + 1):
+            y0, x0 = top + dy + pt, left + dx + pl
+            block = xp[:, y0:y0 + L * ch, x0:x0 + C * cw]                   # (B, L*ch, C*cw)
+            cells = block.reshape(B, L, ch, C, cw).transpose(2, 3).reshape(B, L, C, ch * cw)
+            d = (cells ** 2).sum(-1, keepdim=True) - 2 * cells @ T.T + (T ** 2).sum(-1)  # (B, L, C, K)
+            cost, idx = d.min(-1)                                           # (B, L, C)
+            better = cost.sum((1, 2)) < best_cost
+            best_cost = torch.where(better, cost.sum((1, 2)), best_cost)
+            best = idx if best is None else torch.where(better[:, None, None], idx, best)
+            dist = cost if dist is None else torch.where(better[:, None, None], cost, dist)
+    return chars[best.numpy()], dist
+
 def read_text(images, config=None, max_shift: int | None = None, **kw):
     """Read `images` (B, 1, H, W) in [0, 1] drawn with `config` (a TextConfig or TextImages; kw override its fields).
     Returns one string per image, lines joined by '\\n' and each stripped of blank cells at its ends; a str for one image."""
@@ -291,22 +319,10 @@ def read_text(images, config=None, max_shift: int | None = None, **kw):
         raise ValueError(f"max_shift={s} is too large for characters {cfg.cell_hw[0]}x{cfg.cell_hw[1]} px apart: "
                          f"shifts 2*max_shift apart could read the text a whole character off. Use at most "
                          f"{(min(cfg.cell_hw) - 1) // 2}.")
-    T, chars = _templates(cfg)  # (K, P)
-    (ch, cw), (top, left), L, C, B = cfg.cell_hw, cfg.origin, cfg.n_lines, cfg.n_cols, len(x)
-    xp = F.pad(x[:, 0], (s, s + cw, s, s + ch))  # room for every shift and for the last cells' overhang
-    best, best_cost = None, torch.full((B,), float('inf'))
-    for dy in range(-s, s + 1):
-        for dx in range(-s, s + 1):
-            y0, x0 = top + dy + s, left + dx + s
-            block = xp[:, y0:y0 + L * ch, x0:x0 + C * cw]                   # (B, L*ch, C*cw)
-            cells = block.reshape(B, L, ch, C, cw).transpose(2, 3).reshape(B, L, C, ch * cw)
-            d = (cells ** 2).sum(-1, keepdim=True) - 2 * cells @ T.T + (T ** 2).sum(-1)  # (B, L, C, K)
-            cost, idx = d.min(-1)                                           # (B, L, C)
-            better = cost.sum((1, 2)) < best_cost
-            best_cost = torch.where(better, cost.sum((1, 2)), best_cost)
-            best = idx if best is None else torch.where(better[:, None, None], idx, best)
-    out = ['\n'.join(''.join(chars[row]).strip() for row in img) for img in best.numpy()]
+    grid, _ = match_cells(x, cfg, cfg.origin, cfg.n_lines, cfg.n_cols, s)  # (B, L, C) characters
+    out = ['\n'.join(''.join(row).strip() for row in img) for img in grid]
     return out[0] if single else out
+
 
 # %% ../nbs/01_text.ipynb #09a9145f
 def text_scores(strings, targets=None) -> dict:
