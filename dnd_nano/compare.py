@@ -14,6 +14,7 @@ from .core import console, default_device, seed_everything, whole_arg, whole_num
 from .checkpoint import RunLock, atomic_write, fingerprint, load_checkpoint, read_checkpoint
 from .train import fit
 from .text import TextConfig, TextImages
+from .charts import ChartImages
 from .tokenizer import RQVAE, RQVAEConfig
 from .depths import evaluate_tokenizer
 from .codes import encode_dataset, load_codes
@@ -34,7 +35,7 @@ __all__ = ['DATA', 'RUN_VARIANTS', 'PLACEMENTS', 'COMPARE_PRESETS', 'DATA_PRESET
 # %% ../nbs/16_compare.ipynb #edea77df
 @dataclass
 class CompareConfig:
-    data: str = 'text'                 # 'text', 'fashion_mnist' or 'cifar10'
+    data: str = 'text'                 # 'text', 'charts', 'fashion_mnist' or 'cifar10'
     text_layout: str = 'dense'         # text only: the TextConfig preset of the images ('dense', 'arith', ...)
     tokenizer: str | None = None       # RQVAEConfig preset; None: the data's (datasets.TOKENIZER_PRESET)
     tok_set: tuple = ()                # overrides of the tokenizer config, as 'field=value'
@@ -76,7 +77,7 @@ class CompareConfig:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf:
                 raise ValueError(f"{k}={v!r} must be a finite number above 0.")
 
-DATA = ('text', 'fashion_mnist', 'cifar10')
+DATA = ('text', 'charts', 'fashion_mnist', 'cifar10')
 RUN_VARIANTS = ('dnd', 'vertical', 'parallel', 'flat', 'rq', '1d')
 
 # %% ../nbs/16_compare.ipynb #06dfa56a
@@ -98,6 +99,8 @@ COMPARE_PRESETS = {
     'arith': dict(text_layout='arith', model_set=_CPU, steps=1400, eval_every=200, n_train=30000, curve_samples=128),
     'fashion': dict(data='fashion_mnist', model_set=_CPU, steps=1400, eval_every=200, n_train=60000, n_samples=1000,
                     n_test=2000, placements=()),
+    'charts': dict(data='charts', model_set=_CPU, steps=1000, eval_every=250, n_train=20000, n_samples=500,
+                   temperature=0.7, placements=()),
     'cifar': dict(data='cifar10', model='cifar', steps=20000, batch_size=128, lr=1e-3, tok_steps=6000, tok_batch=128,
                   n_samples=5000, n_test=5000, classifier_steps=4000),
     'gpu': dict(model_set=('n_layer=8', 'n_embd=256'), tok_steps=600, tok_batch=256, n_train=50000, steps=500,
@@ -106,7 +109,7 @@ COMPARE_PRESETS = {
                  n_test=16, model_set=('n_layer=4', 'n_embd=32', 'n_head=2'), seeds=2, steps=6, batch_size=8,
                  eval_every=3, curve_n=8, curve_samples=4, n_samples=8, classifier_steps=3),
 }
-DATA_PRESET = {'text': 'cpu', 'fashion_mnist': 'fashion', 'cifar10': 'cifar'}
+DATA_PRESET = {'text': 'cpu', 'charts': 'charts', 'fashion_mnist': 'fashion', 'cifar10': 'cifar'}
 
 def compare_config(preset: str = 'cpu', **kw) -> CompareConfig:
     "The comparison preset called `preset` (a key of COMPARE_PRESETS), with fields overridden by `kw`."
@@ -118,6 +121,7 @@ def images_of(cc: CompareConfig, split: str, root='data'):
     "The images of the comparison's data set: `split` 'train' (n_train of them) or 'test' (n_test)."
     n = cc.n_train if split == 'train' else cc.n_test
     if cc.data == 'text': return TextImages(n, getattr(TextConfig, cc.text_layout)(), seed=0 if split == 'train' else 1)
+    if cc.data == 'charts': return ChartImages(n, seed=0 if split == 'train' else 1)
     load = load_fashion_mnist if cc.data == 'fashion_mnist' else load_cifar10
     ds = load(root=root, train=split == 'train', download=False)
     return torch.utils.data.Subset(ds, range(min(n, len(ds))))
@@ -218,8 +222,8 @@ def score_samples(cc, model, tokenizer, refs: dict, seed: int) -> tuple[dict, to
     return sample_scores(imgs, refs, cond), imgs
 
 def references(cc, out: Path, train, test, device=None, say=print) -> dict:
-    "The `real_reference` of the held-out images; for data other than text, with a feature classifier trained here."
-    if cc.data == 'text': return real_reference(test)
+    "The `real_reference` of the held-out images; for data other than text and charts, with a feature classifier trained here."
+    if cc.data in ('text', 'charts'): return real_reference(test)
     say(f"feature classifier ({cc.classifier_steps} steps)")
     net, info = train_classifier(train, test, steps=cc.classifier_steps, ckpt_path=out/'classifier'/'classifier.pt',
                                  device=device)
@@ -298,7 +302,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(prog='dnd_nano_compare', description=compare_main.__doc__)
     p.add_argument('--debug', action='store_true', help='on an error, also print its traceback')
     p.add_argument('--data', default=None, choices=DATA, help='the data set (default: the preset\'s, text)')
-    p.add_argument('--preset', default=None, choices=list(COMPARE_PRESETS), help='default: cpu, fashion or cifar by --data')
+    p.add_argument('--preset', default=None, choices=list(COMPARE_PRESETS), help='default: cpu, charts, fashion or cifar by --data')
     p.add_argument('--out', default='runs/compare', help='folder for everything (default %(default)s)')
     p.add_argument('--variants', default=None, help='comma-separated runs among ' + ','.join(RUN_VARIANTS))
     p.add_argument('--set', nargs='*', default=[], metavar='FIELD=VALUE', help='override fields of CompareConfig')
@@ -330,7 +334,7 @@ def compare_main(argv=None):
     out = out_folder(a.out)
     cc = checked_config(a)
     device = default_device(a.device)
-    if cc.data != 'text': images_of(cc, 'test', a.root)   # a missing data set fails here, before any work
+    if cc.data in ('fashion_mnist', 'cifar10'): images_of(cc, 'test', a.root)   # a missing data set fails here, before any work
     if any((out/n).exists() for n in _OURS) and not (a.resume or a.overwrite):
         raise CLIError(f"{out} holds an earlier comparison: pass --resume to continue it, --overwrite to start over, "
                        "or another --out.")

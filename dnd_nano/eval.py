@@ -13,6 +13,7 @@ from torch import nn
 import torch.nn.functional as F
 from .core import check_images, default_device, whole_number
 from .text import TextImages, parse_equation, read_text, text_scores
+from .charts import ChartConfig, ChartImages, chart_scores, read_chart
 from .train import fit
 from .checkpoint import load_checkpoint, read_checkpoint
 from .bench import bench_variant, train_flops_per_image
@@ -225,7 +226,7 @@ def real_reference(test, classifier=None, train=None) -> dict:
     images = torch.stack([test[i][0] for i in range(len(test))])
     labels = torch.tensor([int(test[i][1]) for i in range(len(test))])
     ref = {'images': images, 'labels': labels, 'n_classes': int(labels.max()) + 1 if labels.max() > 0 else 0,
-           'layout': test.config if isinstance(test, TextImages) else None}
+           'layout': test.config if isinstance(test, (TextImages, ChartImages)) else None}
     if classifier is not None:
         ref.update(classifier=classifier, stats=gaussian_stats(features(classifier, images)),
                    class_acc_real=class_accuracy(classifier, images, labels))
@@ -235,11 +236,18 @@ def real_reference(test, classifier=None, train=None) -> dict:
     return ref
 
 def sample_scores(images, reference: dict, cond=None) -> dict:
-    "Scores of samples (B, C, H, W) against a `real_reference`: OCR scores for text, else the classifier's (cond: labels)."
+    """Scores of samples (B, C, H, W) against a `real_reference`: OCR scores for text, the chart reader's for charts
+    (with `over_chance`: the share of legible labels equal to their bar over its chance level), else the classifier's
+    (cond: labels)."""
+    if isinstance(reference['layout'], ChartConfig):
+        reads = read_chart(images, reference['layout'])
+        s = chart_scores(reads)
+        return {**s, 'over_chance': s['labels_consistent'] / s['labels_chance'] if s['labels_chance'] > 0 else float('nan'),
+                'reads': [r.text for r in reads[:32]]}
     if reference['layout'] is not None:
         s, reads = text_sample_scores(images, reference['layout'], reference=reference['images'][:len(images)])
         return {**s, 'reads': reads[:32]}
-    if 'classifier' not in reference: raise ValueError("These are not text images: make the reference with a classifier.")
+    if 'classifier' not in reference: raise ValueError("These are not text or chart images: make the reference with a classifier.")
     net = reference['classifier']
     out = {'cfd': frechet_distance(*reference['stats'], *gaussian_stats(features(net, images)))}
     if cond is not None: out['class_acc'] = class_accuracy(net, images, cond)

@@ -14,15 +14,20 @@ from .core import show_images
 __all__ = ['format_table', 'plot_curves', 'plot_bars', 'plot_validity_curves', 'show_run_samples', 'write_figures']
 
 # %% ../nbs/18_results.ipynb #05875fb0
-def _pm(s: dict, k: str, fmt: str) -> str: return f"{fmt.format(s[k]['mean'])} ± {fmt.format(s[k]['std'])}" if k in s else '-'
+def _pm(s: dict, k: str, fmt: str) -> str:
+    "mean ± std of figure `k` of a summary `s`; '-' where it was not measured (or is NaN for every seed)."
+    if k not in s or np.isnan(s[k]['mean']): return '-'
+    return f"{fmt.format(s[k]['mean'])} ± {fmt.format(s[k]['std'])}"
 
 def format_table(res: dict) -> str:
     "The results as a markdown table: one row per run, mean ± std over seeds."
-    text = res['config']['data'] == 'text'
+    data = res['config']['data']
     cols = [('bits / image', 'bits_per_image', '{:.1f}'), ('train bits', 'train_bits', '{:.1f}')]
-    cols += ([('legible', 'legible', '{:.1%}'), ('lines valid', 'lines_valid', '{:.1%}'),
-              ('chance', 'lines_valid_chance', '{:.1%}'), ('x chance', 'over_chance', '{:.2f}')] if text else
-             [('CFD', 'cfd', '{:.2f}'), ('class acc.', 'class_acc', '{:.1%}')])
+    cols += {'text': [('legible', 'legible', '{:.1%}'), ('lines valid', 'lines_valid', '{:.1%}'),
+                      ('chance', 'lines_valid_chance', '{:.1%}'), ('x chance', 'over_chance', '{:.2f}')],
+             'charts': [('legible', 'legible', '{:.1%}'), ('consistent', 'consistent', '{:.1%}'), ('chance', 'chance', '{:.2%}'),
+                        ('labels = bars', 'labels_consistent', '{:.1%}'), ('chance', 'labels_chance', '{:.1%}'),
+                        ('x chance', 'over_chance', '{:.2f}')]}.get(data, [('CFD', 'cfd', '{:.2f}'), ('class acc.', 'class_acc', '{:.1%}')])
     D = len(next(iter(res['runs'].values()))[0]['heldout']['ce'])
     head = ['run', 'heads after'] + [c[0] for c in cols] + ['CE per depth (nats)', 'step ms', 'sample ms/img']
     rows = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
@@ -70,16 +75,18 @@ def plot_curves(res: dict):
 def plot_bars(res: dict):
     "Bars per run (mean, with the spread over seeds): bits per image, then each sample score (validity with its chance)."
     S, names = res['summary'], list(res['summary'])
-    text = res['config']['data'] == 'text'
-    panels = [('bits_per_image', 'held-out bits per image')] + (
-        [('legible', 'images legible'), ('lines_valid', 'lines valid (x: chance)'), ('chars_tv', 'character TV distance')]
-        if text else [('cfd', 'classifier Fréchet distance'), ('class_acc', 'classifier accuracy on samples')])
+    panels = [('bits_per_image', 'held-out bits per image')] + {
+        'text': [('legible', 'images legible'), ('lines_valid', 'lines valid (x: chance)'), ('chars_tv', 'character TV distance')],
+        'charts': [('legible', 'charts legible'), ('consistent', 'charts consistent (x: chance)'),
+                   ('labels_consistent', 'legible labels equal to their bar (x: chance)')],
+        }.get(res['config']['data'], [('cfd', 'classifier Fréchet distance'), ('class_acc', 'classifier accuracy on samples')])
     fig, axs = plt.subplots(1, len(panels), figsize=(3 * len(panels), 0.35 * len(names) + 1.4))
     for ax, (k, title) in zip(axs, panels):
         ok = [n for n in names if k in S[n] and (k != 'bits_per_image' or res['specs'][n]['tokenizer'] == 'main')]
         y = np.arange(len(ok))
         ax.barh(y, [S[n][k]['mean'] for n in ok], xerr=[S[n][k]['std'] for n in ok], color='C0', alpha=0.8)
-        if k == 'lines_valid': ax.plot([S[n]['lines_valid_chance']['mean'] for n in ok], y, 'kx', label='chance'); ax.legend(fontsize=7)
+        chance = {'lines_valid': 'lines_valid_chance', 'consistent': 'chance', 'labels_consistent': 'labels_chance'}.get(k)
+        if chance: ax.plot([S[n][chance]['mean'] for n in ok], y, 'kx', label='chance'); ax.legend(fontsize=7)
         if k == 'bits_per_image': ax.set_xlim(min(S[n][k]['mean'] for n in ok) * 0.9, None)
         ax.set_yticks(y, ok, fontsize=8); ax.invert_yaxis(); ax.set_title(title, fontsize=9)
     fig.tight_layout(); return fig

@@ -27,3 +27,23 @@ def test_gpu_checks_plumbing(tmp_path):
     assert set(out['compare']['summary']) == {'dnd', '1d'} and 'bits_per_image' in out['compare']['summary']['dnd']
     assert set(out['bench']['variants']) == {'dnd', 'vertical', 'parallel', 'flat', 'rq'}
     assert 0 <= out['demo']['valid'] <= out['demo']['legible'] <= 1
+
+def test_charts_comparison_scores_its_samples_with_the_chart_reader(tmp_path):
+    "--data charts: every run is scored by the chart reader; the reads kept are those of the samples kept."
+    import torch
+    from dnd_nano.charts import read_chart
+    out = tmp_path/'c'
+    res = run('-m', 'dnd_nano.compare', '--data', 'charts', '--out', str(out), '--variants', 'dnd,flat', '--set',
+              'tok_steps=4', 'tok_batch=8', 'n_train=64', 'n_test=16', 'seeds=2', 'steps=6', 'batch_size=8', 'eval_every=3',
+              'curve_n=8', 'n_samples=8', 'tok_set=channels=16,latent_dim=8,codebook_size=32,n_depth=2',
+              'model_set=n_layer=4,n_embd=32,n_head=2')
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    assert '| labels = bars |' in res.stdout
+    r = json.loads((out/'results.json').read_text())
+    assert set(r['summary']) == {'dnd', 'flat'}
+    for name, runs in r['runs'].items():
+        for one in runs:
+            s = one['samples']
+            assert 0 <= s['consistent'] <= s['legible'] <= 1 and 0 <= s['chance'] <= 1, s
+        imgs = torch.load(out/'runs'/f'{name}_seed0'/'samples.pt', weights_only=True).float() / 255
+        assert [c.text for c in read_chart(imgs)] == runs[0]['reads'][:len(imgs)]
