@@ -16,7 +16,7 @@ from .tokenizer import RQVAE, RQVAEConfig
 from .depths import ablation_table, depth_ablation, evaluate_tokenizer, plot_depth_curves, show_depths
 from .codes import encode_dataset, load_codes
 from .model import VARIANTS, DnDConfig, DnDTransformer
-from .sample import sample_images
+from .sample import DECODERS, sample_images
 from .datasets import DATASETS, TOKENIZER_PRESET, get_data
 
 # %% auto #0
@@ -153,11 +153,17 @@ def tokenizer_main(argv=None):
     p.add_argument('--n-test', type=whole_arg(1), default=500, help='held-out images to score (default %(default)s)')
     p.add_argument('--out', default='runs/tokenizer', help='folder for the checkpoint and figures')
     p.add_argument('--ablation', type=_depths, default=None, metavar='DEPTHS', help='e.g. 1,2,4: one tokenizer per depth')
+    p.add_argument('--until-exact', type=whole_arg(1), default=None, metavar='N',
+                   help='text data: every N steps, read the held-out images back; stop once all come back exactly')
     _common(p, steps=1500, batch_size=64, lr=2e-3)
     a = p.parse_args(argv)
     out = out_folder(a.out)
     cfg = apply_overrides(RQVAEConfig.preset(a.preset or TOKENIZER_PRESET[a.data]), a.set)
     tcfg = _train_config(a, out, 'tokenizer.pt') if not a.ablation else None
+    if a.until_exact and (a.data != 'text' or a.ablation):
+        raise CLIError(f"--until-exact reads images back with the OCR of text images: it needs --data text (not "
+                       f"{a.data}) and no --ablation.")
+    if a.until_exact: tcfg = dataclasses.replace(tcfg, preview_every=a.until_exact)
     main = dist_info()[0] == 0  # under torchrun only rank 0 writes files
     with RunLock(out) if main else contextlib.nullcontext():
         seed_everything(a.seed)
@@ -176,13 +182,20 @@ def tokenizer_main(argv=None):
         sample = torch.stack([test[i][0] for i in range(min(8, len(test)))])
         def preview(model, step):
             show_depths(model, sample, titles).savefig(out/'reconstructions.png', dpi=100); plt.close('all')
+        if a.until_exact:
+            x, texts = torch.stack([test[i][0] for i in range(len(test))]), [test.text(i) for i in range(len(test))]
+            def exact(model, step):  # True ends the training (see `fit`)
+                with torch.no_grad(): rec = model.eval().decode(model.encode(x.to(next(model.parameters()).device)))
+                done = read_text(rec.cpu(), test) == texts
+                if done: _say(f"step {step}: all {len(texts)} held-out images come back exactly; the tokenizer stops here")
+                return done
         if a.resume and Path(tcfg.ckpt_path).exists():
             _say(f"resuming from {tcfg.ckpt_path} at step {read_checkpoint(tcfg.ckpt_path)['step']}")
-        hist = fit(tok, train, tcfg, preview=preview)
+        hist = fit(tok, train, tcfg, preview=exact if a.until_exact else preview)
         if not main: return hist
         res = evaluate_tokenizer(tok, test, device=a.device)
         atomic_write(out/'eval.json', lambda f: f.write(json.dumps(res, indent=1).encode()))
-        plot_history(hist, keys=['rec', 'commit']).savefig(out/'history.png', dpi=100); preview(tok, a.steps)
+        plot_history(hist, keys=['rec', 'commit']).savefig(out/'history.png', dpi=100); preview(tok, hist['step'][-1] + 1)
     _say('depths decoded: ' + ' '.join(f'{d:>6}' for d in res['depth']))
     _say('PSNR (dB):      ' + ' '.join(f'{v:6.1f}' for v in res['psnr']))
     if res['char_acc']: _say('chars read:     ' + ' '.join(f'{v:6.1%}' for v in res['char_acc']))
@@ -295,10 +308,13 @@ def sample_main(argv=None):
     p.add_argument('--top-p', type=per_depth_arg(real_arg(0, 1, lo_open=True)), default=[1.0], help='1 keeps every code')
     p.add_argument('--cfg-scale', type=real_arg(), default=1.0, help='classifier-free guidance (1: none)')
     p.add_argument('--batch-size', type=whole_arg(1), default=64, help='images sampled at once')
+    p.add_argument('--decoder', default='plain', choices=DECODERS,
+                   help="decoding step: plain, or the static step as is, compiled, or as a CUDA graph (see 10_sample)")
     p.add_argument('--out', default='samples.png'); p.add_argument('--device', default=None)
     a = p.parse_args(argv)
     out = out_file(a.out, '--out', IMAGE_TYPES)
     device = default_device(a.device)
+    if a.decoder == 'graph' and device.type != 'cuda': raise CLIError(f"--decoder graph needs CUDA, not {device}: use compile.")
     model = load_model(a.model, DnDTransformer, device=device)
     tok_path = a.tokenizer or _tokenizer_of(Path(a.model))
     tok = load_model(tok_path, RQVAE, device=device)
@@ -310,7 +326,8 @@ def sample_main(argv=None):
     cond = torch.arange(a.n) % nc if nc else None
     g = torch.Generator(device=device).manual_seed(a.seed)
     imgs = sample_images(model, tok, cond, a.n, batch_size=a.batch_size, temperature=_one_or_list(a.temperature),
-                         top_k=_one_or_list(a.top_k), top_p=_one_or_list(a.top_p), cfg_scale=a.cfg_scale, generator=g)
+                         top_k=_one_or_list(a.top_k), top_p=_one_or_list(a.top_p), cfg_scale=a.cfg_scale, generator=g,
+                         decoder=a.decoder)
     rep = text_report(imgs) if a.data == 'text' and imgs.shape[-2:] == (32, 32) else None
     show_images(imgs, titles=rep[0] if rep else None).savefig(out, dpi=120); plt.close('all')
     if rep:
@@ -323,12 +340,14 @@ def sample_main(argv=None):
 
 # %% ../nbs/17_cli.ipynb #f4a88dc8
 DEMO_PRESETS = {
-    'cpu': dict(tok_steps=1200, tok_batch=64, tok_set=[], n_train=20000, model_preset='tiny', model_steps=1500,
-                model_batch=64, model_set=[], lr=2e-3),
-    'gpu': dict(tok_steps=6000, tok_batch=256, tok_set=['channels=192', 'n_res_blocks=2'], n_train=100000,
-                model_preset='cifar', model_steps=20000, model_batch=256, model_set=['n_classes=0', 'dropout=0.0'], lr=1e-3),
-    'test': dict(tok_steps=20, tok_batch=16, tok_set=['channels=16', 'latent_dim=8', 'codebook_size=32'], n_train=256,
-                 model_preset='tiny', model_steps=20, model_batch=16, model_set=['n_embd=32', 'n_head=2'], lr=2e-3),
+    'cpu': dict(tok_steps=1200, tok_batch=64, tok_set=[], tok_until_exact=None, n_train=20000, model_preset='tiny',
+                model_steps=1500, model_batch=64, model_set=[], lr=2e-3),
+    'gpu': dict(tok_steps=6000, tok_batch=256, tok_set=['channels=192', 'n_res_blocks=2'], tok_until_exact=None,
+                n_train=100000, model_preset='cifar', model_steps=20000, model_batch=256,
+                model_set=['n_classes=0', 'dropout=0.0'], lr=1e-3),
+    'test': dict(tok_steps=20, tok_batch=16, tok_set=['channels=16', 'latent_dim=8', 'codebook_size=32'],
+                 tok_until_exact=10, n_train=256, model_preset='tiny', model_steps=20, model_batch=16,
+                 model_set=['n_embd=32', 'n_head=2'], lr=2e-3),
 }
 
 def demo_main(argv=None):
@@ -358,10 +377,12 @@ def demo_main(argv=None):
     times = {}
     with RunLock(out):
         t = time.perf_counter()
-        _say(f"[1/4] tokenizer on {s['n_train']} text images ({s['tok_steps']} steps) on {default_device(a.device)}")
+        until = ['--until-exact', str(s['tok_until_exact'])] if s['tok_until_exact'] else []
+        _say(f"[1/4] tokenizer on {s['n_train']} text images ({s['tok_steps']} steps" +
+             (", fewer if it reads back its held-out images exactly" if until else "") + f") on {default_device(a.device)}")
         tokenizer_main(['--data', 'text', '--out', str(out/'tokenizer'), '--steps', str(s['tok_steps']), '--batch-size',
                         str(s['tok_batch']), '--n-train', str(s['n_train']), '--n-test', '200', '--set', *s['tok_set'],
-                        *dev, *again])
+                        *until, *dev, *again])
         times['tokenizer'], t = time.perf_counter() - t, time.perf_counter()
         _say('[2/4] encoding the images to codes')
         codes = encode_main(['--tokenizer', str(out/'tokenizer'/'tokenizer.pt'), '--data', 'text', '--n',
