@@ -4,20 +4,23 @@
 
 # %% ../nbs/11_bench.ipynb #4ccdf4ee
 from __future__ import annotations
-import argparse, dataclasses, json, os, platform, sys, time
+import argparse, dataclasses, json, os, platform, statistics, sys, time
+from collections import defaultdict
+import numpy as np
 from pathlib import Path
 import torch
 from torch import nn
 import matplotlib.pyplot as plt
-from .core import console, default_device, median_time, num_params, real_arg, seed_everything, whole_arg
+from .core import console, sync, default_device, median_time, num_params, real_arg, seed_everything, whole_arg
 from .gpt import swiglu_hidden
 from .model import DnDConfig, DnDTransformer, VARIANTS
-from .sample import generate
-from .train import TrainingStep
+from .sample import DECODERS, Picker, generate
+from .train import FUSED_ADAMW, TrainingStep
 
 # %% auto #0
-__all__ = ['PEAK_BF16_TFLOPS', 'main', 'train_flops_per_image', 'peak_tflops', 'cpu_train_memory', 'peak_rss_mb', 'bench_variant',
-           'run_bench', 'format_table', 'parse_args', 'bench_main', 'plot_bench']
+__all__ = ['PEAK_BF16_TFLOPS', 'main', 'MATMUL_OPS', 'train_flops_per_image', 'peak_tflops', 'cpu_train_memory', 'peak_rss_mb',
+           'bench_training', 'bench_sampling', 'bench_variant', 'run_bench', 'format_table', 'parse_args', 'bench_main',
+           'plot_bench', 'profile_step', 'plot_profile', 'profile_train_step']
 
 # %% ../nbs/11_bench.ipynb #da6739a7
 def train_flops_per_image(cfg: DnDConfig) -> float:
@@ -63,17 +66,16 @@ def peak_rss_mb() -> float | None:
     return kb / 1024 ** 2 if sys.platform == 'darwin' else kb / 1024   # bytes on macOS, KiB on Linux
 
 # %% ../nbs/11_bench.ipynb #e14c36d0
-def bench_variant(cfg: DnDConfig, device, batch: int = 32, steps: int = 5, warmup: int = 2, sample_batch: int = 8,
-                  sample_reps: int = 3, compile: bool = False, amp: bool = False, no_cache: bool = False,
-                  cfg_scale: float = 1.0, peak: float | None = None, seed: int = 0) -> dict:
-    "Train-step and sampling times, memory and MFU of one config on `device` (see the notebook for the definitions)."
+def bench_training(cfg: DnDConfig, device, batch: int = 32, steps: int = 5, warmup: int = 2, compile: bool = False,
+                   amp: bool = False, peak: float | None = None, seed: int = 0) -> tuple[dict, nn.Module]:
+    "Train-step time, memory and MFU of one config on `device`; returns the figures and the model (for sampling)."
     seed_everything(seed)
     cuda = device.type == 'cuda'
     model = DnDTransformer(cfg).to(device)
     H, W = cfg.grid
     codes = torch.randint(0, cfg.vocab_size, (batch, H, W, cfg.n_depth), device=device)
     labels = torch.randint(0, max(cfg.n_classes, 1), (batch,), device=device)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=cuda)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device.type in FUSED_ADAMW)
     amp_ctx = lambda: torch.autocast(device.type, torch.bfloat16, enabled=amp)
     def make_step(fwd):
         def step():
@@ -94,40 +96,68 @@ def bench_variant(cfg: DnDConfig, device, batch: int = 32, steps: int = 5, warmu
         if peak and amp: out['mfu_compiled'] = out['flops_per_image'] / (tc / batch) / (peak * 1e12)
         torch._dynamo.reset()  # drop the compiled graph (and the model it holds) before the next variant
     opt.state.clear()  # free the moments before sampling
-    model.eval()
-    cond = torch.arange(sample_batch, device=device) % cfg.n_classes if cfg.n_classes else None
-    def sample(use_cache):
+    return out, model.eval()
+
+def bench_sampling(models: dict, device, sample_batch: int = 8, sample_reps: int = 3, amp: bool = False,
+                   cfg_scale: float = 1.0, no_cache=('dnd',), decoder: str | None = None, seed: int = 0) -> dict:
+    """Seconds to sample `sample_batch` images with each of `models` ({name: model}), in turns (see above): with the KV
+    cache, without it for the names in `no_cache` (one run), and with the static step `decoder` where given."""
+    amp_ctx = lambda: torch.autocast(device.type, torch.bfloat16, enabled=amp)
+    def sample(model, **kw):
+        nc = model.config.n_classes
+        cond = torch.arange(sample_batch, device=device) % nc if nc else None
         g = torch.Generator(device=device).manual_seed(seed)
-        with amp_ctx(): generate(model, cond, n=sample_batch, cfg_scale=cfg_scale, generator=g, use_cache=use_cache)
-    out['sample_s'] = median_time(lambda: sample(True), n=sample_reps, warmup=1, device=device)
-    out['sample_images_per_s'] = sample_batch / out['sample_s']
-    out['sample_steps'] = H * W * {'flat': cfg.n_depth, 'rq': 1 + cfg.n_depth}.get(cfg.variant, 1)  # sequential forwards
-    if no_cache:
-        out['sample_s_no_cache'] = median_time(lambda: sample(False), n=1, warmup=0, device=device)
-        out['cache_speedup'] = out['sample_s_no_cache'] / out['sample_s']
+        with amp_ctx(): generate(model, cond, n=sample_batch, cfg_scale=cfg_scale, generator=g, **kw)
+    runs = {(name, 'sample_s'): (m, {}) for name, m in models.items()}
+    if decoder: runs.update({(name, f'sample_s_{decoder}'): (m, {'decoder': decoder}) for name, m in models.items()})
+    times = {key: [] for key in runs}
+    with torch._dynamo.config.patch(recompile_limit=64):  # one compiled step per model (and per depth for flat)
+        for m, kw in runs.values(): sample(m, **kw)             # warm-up: compiles or captures the static steps
+        for r in range(sample_reps):
+            for key in (list(runs) if r % 2 == 0 else list(runs)[::-1]):
+                m, kw = runs[key]
+                times[key].append(median_time(lambda: sample(m, **kw), n=1, warmup=0, device=device))
+    out = {name: {} for name in models}
+    for (name, k), ts in times.items(): out[name][k] = statistics.median(ts)
+    for name in no_cache:
+        if name in models: out[name]['sample_s_no_cache'] = median_time(lambda: sample(models[name], use_cache=False),
+                                                                       n=1, warmup=0, device=device)
+    torch._dynamo.reset()  # drop the compiled steps (and the models they hold)
+    return out
+
+def bench_variant(cfg: DnDConfig, device, batch: int = 32, steps: int = 5, warmup: int = 2, sample_batch: int = 8,
+                  sample_reps: int = 3, compile: bool = False, amp: bool = False, no_cache: bool = False,
+                  cfg_scale: float = 1.0, peak: float | None = None, seed: int = 0, decoder: str | None = None) -> dict:
+    "`bench_training`, then `bench_sampling`, of one config."
+    out, model = bench_training(cfg, device, batch, steps, warmup, compile, amp, peak, seed)
+    v = cfg.variant
+    out.update(bench_sampling({v: model}, device, sample_batch, sample_reps, amp, cfg_scale, (v,) if no_cache else (),
+                              decoder, seed)[v])
     return out
 
 # %% ../nbs/11_bench.ipynb #2edc8a4c
 def run_bench(preset: str = 'nano', variants=VARIANTS, device=None, batch: int = 32, steps: int = 5,
               warmup: int = 2, sample_batch: int = 8, sample_reps: int = 3, threads: int | None = None,
               compile: bool | None = None, amp: bool | None = None, cfg_scale: float = 1.0,
-              peak: float | None = None, seed: int = 0, progress: bool = False) -> dict:
+              peak: float | None = None, seed: int = 0, progress: bool = False, decoder: str | None = None) -> dict:
     "Benchmark `variants` of a preset; returns a JSON-ready dict (see `main` for the command line)."
     DnDConfig.preset(preset)  # raises for an unknown preset
     bad = [v for v in variants if v not in VARIANTS]
     if bad: raise ValueError(f"Unknown variants {bad}: choose among {list(VARIANTS)}.")
+    if decoder not in (None, *DECODERS): raise ValueError(f"decoder={decoder!r}: choose one of {', '.join(DECODERS)}.")
     device = default_device(device)
+    if decoder == 'graph' and device.type != 'cuda': raise ValueError(f"decoder='graph' needs CUDA, not {device}: use 'compile'.")
     threads_before = torch.get_num_threads()
     tf32_before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     if threads: torch.set_num_threads(threads)
     try: return _run(preset, variants, device, batch, steps, warmup, sample_batch, sample_reps, compile, amp,
-                     cfg_scale, peak, seed, progress)
+                     cfg_scale, peak, seed, progress, decoder)
     finally:  # leave the process's settings as they were
         torch.set_num_threads(threads_before)
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32_before
 
 def _run(preset, variants, device, batch, steps, warmup, sample_batch, sample_reps, compile, amp, cfg_scale, peak,
-         seed, progress):
+         seed, progress, decoder):
     cuda = device.type == 'cuda'
     if cuda: torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     name = torch.cuda.get_device_name(device) if cuda else platform.processor() or platform.machine()
@@ -137,21 +167,33 @@ def _run(preset, variants, device, batch, steps, warmup, sample_batch, sample_re
     res = {'preset': preset, 'config': dataclasses.asdict(DnDConfig.preset(preset)), 'device': str(device),
            'device_name': name, 'torch': torch.__version__, 'threads': torch.get_num_threads(), 'batch': batch,
            'steps': steps, 'warmup': warmup, 'sample_batch': sample_batch, 'sample_reps': sample_reps, 'amp_bf16': amp,
-           'compile': compile, 'cfg_scale': cfg_scale, 'peak_tflops': peak,
+           'compile': compile, 'cfg_scale': cfg_scale, 'peak_tflops': peak, 'decoder': decoder,
            'memory_kind': 'cuda max_memory_allocated' if cuda else
                           'estimate: saved activations + weights, grads and AdamW moments (see peak_rss_mb for the process)',
            'variants': {}}
+    models = {}
     for v in variants:
         t0 = time.perf_counter()
-        res['variants'][v] = bench_variant(DnDConfig.preset(preset, variant=v), device, batch, steps, warmup, sample_batch,
-                                           sample_reps, compile, amp, v == 'dnd', cfg_scale, peak, seed)
-        if progress: print(f'{v}: {time.perf_counter() - t0:.1f} s', file=sys.stderr, flush=True)
+        res['variants'][v], models[v] = bench_training(DnDConfig.preset(preset, variant=v), device, batch, steps, warmup,
+                                                       compile, amp, peak, seed)
+        if progress: print(f'{v} training: {time.perf_counter() - t0:.1f} s', file=sys.stderr, flush=True)
+    t0 = time.perf_counter()
+    for v, r in bench_sampling(models, device, sample_batch, sample_reps, amp, cfg_scale, ('dnd',), decoder, seed).items():
+        cfg = models[v].config
+        r['sample_images_per_s'] = sample_batch / r['sample_s']
+        if decoder: r[f'sample_images_per_s_{decoder}'] = sample_batch / r[f'sample_s_{decoder}']
+        r['sample_steps'] = cfg.grid[0] * cfg.grid[1] * {'flat': cfg.n_depth, 'rq': 1 + cfg.n_depth}.get(v, 1)  # sequential forwards
+        res['variants'][v].update(r)
+    if progress: print(f'sampling: {time.perf_counter() - t0:.1f} s', file=sys.stderr, flush=True)
+    del models
     res['peak_rss_mb'] = peak_rss_mb()
     r, vs = {}, res['variants']
     if 'dnd' in vs and 'flat' in vs:
         r['sample_dnd_over_flat'] = vs['dnd']['sample_s'] / vs['flat']['sample_s']
         r['train_per_image_dnd_over_flat'] = vs['dnd']['train_s_per_image'] / vs['flat']['train_s_per_image']
-    if 'dnd' in vs: r['cache_speedup_dnd'] = vs['dnd']['cache_speedup']
+    if 'dnd' in vs:
+        r['cache_speedup_dnd'] = vs['dnd']['sample_s_no_cache'] / vs['dnd']['sample_s']
+        if decoder: r[f'{decoder}_speedup_dnd'] = vs['dnd']['sample_s'] / vs['dnd'][f'sample_s_{decoder}']
     res['ratios'] = r
     return res
 
@@ -163,6 +205,8 @@ def format_table(res: dict) -> str:
             ('compiled s', '{:.3f}', 'train_step_s_compiled'), ('sample s', '{:.3f}', 'sample_s'),
             ('no cache s', '{:.3f}', 'sample_s_no_cache'), ('mem MB', '{:.0f}', 'peak_mem_mb'),
             ('MFU', '{:.1%}', 'mfu'), ('MFU comp.', '{:.1%}', 'mfu_compiled')]
+    dec = res.get('decoder')
+    if dec: cols.insert(cols.index(('no cache s', '{:.3f}', 'sample_s_no_cache')), (f'{dec} s', '{:.3f}', f'sample_s_{dec}'))
     rows = list(res['variants'].values())
     cols = [c for c in cols if any(c[2] in r for r in rows)]
     def cell(r, fmt, key):
@@ -195,6 +239,8 @@ def parse_args(argv=None):
     p.add_argument('--amp', action=argparse.BooleanOptionalAction, default=None,
                    help='bf16 autocast (default: on CUDA with bf16)')
     p.add_argument('--peak-tflops', type=real_arg(0, lo_open=True), default=None, help='device bf16 peak for MFU (default: from a table)')
+    p.add_argument('--decoder', default=None, choices=[d for d in DECODERS if d != 'plain'],
+                   help='also time sampling with this static decoding step (compile; graph on CUDA)')
     p.add_argument('--seed', type=whole_arg(0), default=0)
     p.add_argument('--json', default=None, metavar='PATH', help='also write the figures as JSON to PATH')
     return p.parse_args(argv)
@@ -210,7 +256,7 @@ def bench_main(argv=None) -> dict:
             raise ValueError(f"--json {out}: cannot write a file there (a folder, or a folder that does not exist or "
                              "cannot be written).")
     res = run_bench(a.preset, variants, a.device, a.batch, a.steps, a.warmup, a.sample_batch, a.sample_reps,
-                    a.threads, a.compile, a.amp, a.cfg_scale, a.peak_tflops, a.seed, progress=True)
+                    a.threads, a.compile, a.amp, a.cfg_scale, a.peak_tflops, a.seed, progress=True, decoder=a.decoder)
     print(format_table(res))
     if a.json: Path(a.json).write_text(json.dumps(res, indent=1))
     return res
@@ -237,3 +283,88 @@ def plot_bench(res: dict, title: str | None = None):
     fig.suptitle(title or f"{res['preset']} preset on {res['device']}, {res['threads']} threads", fontsize=9)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/11_bench.ipynb #6f060275
+def profile_step(model, batch: int = 8, reps: int = 2, pick=None, seed: int = 0) -> dict:
+    """Milliseconds per step of cached sampling (temperature 1, labels 0..batch-1) spent in each part, timed in place:
+    see the notebook. `pick` replaces the default draw (a `Picker`)."""
+    device = next(model.parameters()).device
+    spent, starts, hooks = defaultdict(float), [], []
+    def clock(key, fn):  # fn, with its time added to spent[key]
+        def run(*a, **kw):
+            t0 = time.perf_counter(); out = fn(*a, **kw); spent[key] += time.perf_counter() - t0
+            return out
+        return run
+    def enter(*_): starts.append(time.perf_counter())
+    def leave(key): return lambda *_: spent.__setitem__(key, spent[key] + time.perf_counter() - starts.pop())
+    layers = [*model.blocks, *getattr(model, 'depth_blocks', [])]
+    for key, mods in {'layers': layers, 'matmuls': [m for l in layers for m in l.modules() if isinstance(m, nn.Linear)],
+                      'heads': list(model.heads)}.items():
+        for m in mods: hooks += [m.register_forward_pre_hook(enter), m.register_forward_hook(leave(key))]
+    was, D, nc = model.training, model.D, model.config.n_classes
+    try:
+        model.eval()
+        with torch.inference_mode():
+            g = torch.Generator(device=device).manual_seed(seed)
+            draw = clock('sampling', pick or Picker(batch, False, 1.0, [1.0] * D, [0] * D, [1.0] * D, g))
+            step = clock('step', model.step)
+            for _ in range(reps):
+                start = model.cond_tokens(torch.arange(batch, device=device) % nc if nc else None, batch, device)
+                codes = torch.zeros(batch, model.n_steps, model.codes_per_step, dtype=torch.long, device=device)
+                cache = model.new_cache()
+                for c in cache.values():
+                    if c is not None: c.update = clock('cache writes', c.update)
+                t0 = time.perf_counter()
+                for t in range(model.n_steps): step(model.step_inputs(start, codes, t, t + 1), codes[:, t:t + 1], draw, cache, t)
+                spent['loop'] += time.perf_counter() - t0
+    finally:
+        for h in hooks: h.remove()
+        model.train(was)
+    ms = {k: v / (reps * model.n_steps) * 1000 for k, v in spent.items()}
+    return {'matmuls': ms['matmuls'], 'cache writes': ms['cache writes'],
+            'other layer ops': ms['layers'] - ms['matmuls'] - ms['cache writes'], 'heads': ms['heads'],
+            'sampling': ms['sampling'], 'step Python': ms['step'] - ms['layers'] - ms['heads'] - ms['sampling'],
+            'loop': ms['loop'] - ms['step'], 'total': ms['loop']}
+
+def plot_profile(profiles: dict, title: str = 'one sampling step'):
+    "Stacked bars of profiles ({name: {part: ms}}, as `profile_step` and `profile_train_step` give), in ms."
+    names, colors = list(profiles), {}
+    fig, ax = plt.subplots(figsize=(7, 0.4 * len(names) + 1.5))
+    for y, n in enumerate(names):
+        left = 0.0
+        for part, w in ((k, v) for k, v in profiles[n].items() if k != 'total'):
+            new = part not in colors
+            colors.setdefault(part, f'C{len(colors)}')
+            ax.barh(y, w, left=left, color=colors[part], label=part if new else None); left += w
+    ax.set(yticks=range(len(names)), yticklabels=names, xlabel='ms', title=title); ax.invert_yaxis()
+    ax.legend(fontsize=7, ncol=4, loc='upper center', bbox_to_anchor=(0.5, -0.3 - 0.15 * (len(names) < 3)))
+    fig.tight_layout()
+    return fig
+
+MATMUL_OPS = ('aten::mm', 'aten::addmm', 'aten::bmm', 'aten::baddbmm')
+
+def profile_train_step(model, batch, steps: int = 2) -> dict:
+    """Milliseconds of one training step (forward, backward, AdamW) by phase, and by kind of kernel: matrix products,
+    attention, other kernels, and what runs outside the kernels (Python), from torch.profiler's self times."""
+    device = next(model.parameters()).device
+    cuda = device.type == 'cuda'
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device.type in FUSED_ADAMW)
+    step_fn, phases = TrainingStep(model.train()), defaultdict(float)
+    def one():
+        t = [time.perf_counter()]
+        loss = step_fn(batch)['loss']; sync(device); t.append(time.perf_counter())
+        loss.backward(); sync(device); t.append(time.perf_counter())
+        opt.step(); opt.zero_grad(set_to_none=True); sync(device); t.append(time.perf_counter())
+        return np.diff(t)
+    one()  # warm-up
+    phases = dict(zip(('forward', 'backward', 'optimizer'), np.median([one() for _ in range(steps)], 0) * 1000))
+    acts = [torch.profiler.ProfilerActivity.CPU] + ([torch.profiler.ProfilerActivity.CUDA] if cuda else [])
+    with torch.profiler.profile(activities=acts) as prof: wall = one().sum() * 1e6  # microseconds, as the profiler
+    own = lambda e: e.self_device_time_total if cuda else e.self_cpu_time_total
+    ops = [e for e in prof.key_averages() if own(e) > 0]
+    mm = sum(own(e) for e in ops if e.key in MATMUL_OPS)
+    attn = sum(own(e) for e in ops if 'attention' in e.key)
+    total, ms = sum(phases.values()), sum(own(e) for e in ops)
+    kinds = {'matmuls': mm, 'attention': attn, 'other kernels': ms - mm - attn, 'outside kernels': max(wall - ms, 0)}
+    scale = total / sum(kinds.values())  # shares of the profiled step, in ms of an unprofiled one
+    return {'phases': {**phases, 'total': total}, 'kernels': {**{k: v * scale for k, v in kinds.items()}, 'total': total}}

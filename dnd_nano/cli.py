@@ -17,13 +17,13 @@ from .tokenizer import RQVAE, RQVAEConfig
 from .depths import ablation_table, depth_ablation, evaluate_tokenizer, plot_depth_curves, show_depths
 from .codes import encode_dataset, load_codes
 from .model import VARIANTS, DnDConfig, DnDTransformer
-from .sample import sample_images
+from .sample import DECODERS, sample_images
 from .datasets import DATASETS, TOKENIZER_PRESET, get_data
 
 # %% auto #0
 __all__ = ['IMAGE_TYPES', 'DEMO_PRESETS', 'tokenizer', 'encode', 'train', 'sample', 'demo', 'CLIError', 'apply_overrides',
            'out_folder', 'out_file', 'per_depth_arg', 'check_fits', 'tokenizer_main', 'encode_main', 'train_main',
-           'text_report', 'chart_report', 'sample_main', 'demo_main']
+           'sample_report', 'sample_main', 'demo_main']
 
 # %% ../nbs/17_cli.ipynb #e968d136
 class CLIError(ValueError):
@@ -162,6 +162,8 @@ def tokenizer_main(argv=None):
     p.add_argument('--n-test', type=whole_arg(1), default=500, help='held-out images to score (default %(default)s)')
     p.add_argument('--out', default='runs/tokenizer', help='folder for the checkpoint and figures')
     p.add_argument('--ablation', type=_depths, default=None, metavar='DEPTHS', help='e.g. 1,2,4: one tokenizer per depth')
+    p.add_argument('--until-exact', type=whole_arg(1), default=None, metavar='N',
+                   help='text data: every N steps, read the held-out images back; stop once all come back exactly')
     _common(p, steps=1500, batch_size=64, lr=2e-3)
     a = p.parse_args(argv)
     out = out_folder(a.out)
@@ -171,6 +173,9 @@ def tokenizer_main(argv=None):
     test = get_data(a.data, 'test', a.n_test, a.root, a.download)
     check_fits(cfg, train, a.data); _enough(train, a.batch_size, f'--data {a.data} (training split)')
     reader = _reader(test)
+    if a.until_exact and (reader is None or a.ablation):
+        raise CLIError(f"--until-exact needs images the package reads back (--data text or charts, not {a.data}) and no --ablation.")
+    if a.until_exact: tcfg = dataclasses.replace(tcfg, preview_every=a.until_exact)
     main = dist_info()[0] == 0  # under torchrun only rank 0 writes files
     with RunLock(out) if main else contextlib.nullcontext():
         seed_everything(a.seed)
@@ -185,13 +190,18 @@ def tokenizer_main(argv=None):
         sample = torch.stack([test[i][0] for i in range(min(8, len(test)))])
         def preview(model, step):
             show_depths(model, sample, reader).savefig(out/'reconstructions.png', dpi=100); plt.close('all')
+        x = torch.stack([test[i][0] for i in range(len(test))]); truth = reader(x) if a.until_exact else None
+        def exact(model, step):  # True ends the training (see `fit`): every held-out image reads back as it reads
+            with torch.no_grad(): rec = model.eval().decode(model.encode(x.to(next(model.parameters()).device)))
+            if done := reader(rec.cpu()) == truth: _say(f"step {step}: the {len(x)} held-out images read back exactly: done")
+            return done
         if a.resume and Path(tcfg.ckpt_path).exists():
             _say(f"resuming from {tcfg.ckpt_path} at step {read_checkpoint(tcfg.ckpt_path)['step']}")
-        hist = fit(tok, train, tcfg, preview=preview)
+        hist = fit(tok, train, tcfg, preview=exact if a.until_exact else preview)
         if not main: return hist
         res = evaluate_tokenizer(tok, test, device=a.device, reader=reader)
         atomic_write(out/'eval.json', lambda f: f.write(json.dumps(res, indent=1).encode()))
-        plot_history(hist, keys=['rec', 'commit']).savefig(out/'history.png', dpi=100); preview(tok, a.steps)
+        plot_history(hist, keys=['rec', 'commit']).savefig(out/'history.png', dpi=100); preview(tok, hist['step'][-1] + 1)
     _say('depths decoded: ' + ' '.join(f'{d:>6}' for d in res['depth']))
     _say('PSNR (dB):      ' + ' '.join(f'{v:6.1f}' for v in res['psnr']))
     if res['char_acc']: _say('chars read:     ' + ' '.join(f'{v:6.1%}' for v in res['char_acc']))
@@ -277,15 +287,10 @@ def train_main(argv=None):
     return hist
 
 # %% ../nbs/17_cli.ipynb #14b91193
-def text_report(images) -> tuple[list, dict]:
-    "What the OCR reads in generated images of text (the default layout), and the shares legible and valid."
-    reads = read_text(images, TextImages(n=1).config)
-    return reads, text_scores(reads)
-
-def chart_report(images) -> tuple[list, dict]:
-    "What the chart reader reads in generated charts (the default layout), and their scores."
-    reads = read_chart(images, ChartConfig())
-    return [r.text for r in reads], chart_scores(reads)
+def sample_report(images, data: str) -> tuple[list, dict]:
+    "What the reader of `data` ('text' or 'charts', default layouts) reads in generated images, and their scores."
+    if data == 'charts': reads = read_chart(images, ChartConfig()); return [r.text for r in reads], chart_scores(reads)
+    reads = read_text(images, TextImages(n=1).config); return reads, text_scores(reads)
 
 def _tokenizer_of(model_path: Path) -> str:
     "The tokenizer named in the run.json next to a model."
@@ -309,10 +314,13 @@ def sample_main(argv=None):
     p.add_argument('--top-p', type=per_depth_arg(real_arg(0, 1, lo_open=True)), default=[1.0], help='1 keeps every code')
     p.add_argument('--cfg-scale', type=real_arg(), default=1.0, help='classifier-free guidance (1: none)')
     p.add_argument('--batch-size', type=whole_arg(1), default=64, help='images sampled at once')
+    p.add_argument('--decoder', default='plain', choices=DECODERS,
+                   help="decoding step: plain, or the static step as is, compiled, or as a CUDA graph (see 10_sample)")
     p.add_argument('--out', default='samples.png'); p.add_argument('--device', default=None)
     a = p.parse_args(argv)
     out = out_file(a.out, '--out', IMAGE_TYPES)
     device = default_device(a.device)
+    if a.decoder == 'graph' and device.type != 'cuda': raise CLIError(f"--decoder graph needs CUDA, not {device}: use compile.")
     model = load_model(a.model, DnDTransformer, device=device)
     tok_path = a.tokenizer or _tokenizer_of(Path(a.model))
     tok = load_model(tok_path, RQVAE, device=device)
@@ -324,9 +332,9 @@ def sample_main(argv=None):
     cond = torch.arange(a.n) % nc if nc else None
     g = torch.Generator(device=device).manual_seed(a.seed)
     imgs = sample_images(model, tok, cond, a.n, batch_size=a.batch_size, temperature=_one_or_list(a.temperature),
-                         top_k=_one_or_list(a.top_k), top_p=_one_or_list(a.top_p), cfg_scale=a.cfg_scale, generator=g)
-    report = {'text': text_report, 'charts': chart_report}.get(a.data)
-    rep = report(imgs) if report and imgs.shape[-2:] == (32, 32) else None
+                         top_k=_one_or_list(a.top_k), top_p=_one_or_list(a.top_p), cfg_scale=a.cfg_scale, generator=g,
+                         decoder=a.decoder)
+    rep = sample_report(imgs, a.data) if a.data in ('text', 'charts') and imgs.shape[-2:] == (32, 32) else None
     show_images(imgs, titles=rep[0] if rep else None).savefig(out, dpi=120); plt.close('all')
     if rep:
         reads, scores = rep
@@ -339,12 +347,14 @@ def sample_main(argv=None):
 
 # %% ../nbs/17_cli.ipynb #f4a88dc8
 DEMO_PRESETS = {
-    'cpu': dict(tok_steps=1200, tok_batch=64, tok_set=[], n_train=20000, model_preset='tiny', model_steps=1500,
-                model_batch=64, model_set=[], lr=2e-3),
-    'gpu': dict(tok_steps=1200, tok_batch=256, tok_set=['channels=192', 'n_res_blocks=2'], n_train=50000,
-                model_preset='cifar', model_steps=3000, model_batch=256, model_set=['n_classes=0', 'dropout=0.0'], lr=1e-3),
-    'test': dict(tok_steps=20, tok_batch=16, tok_set=['channels=16', 'latent_dim=8', 'codebook_size=32'], n_train=256,
-                 model_preset='tiny', model_steps=20, model_batch=16, model_set=['n_embd=32', 'n_head=2'], lr=2e-3),
+    'cpu': dict(tok_steps=1200, tok_batch=64, tok_set=[], tok_until_exact=None, n_train=20000, model_preset='tiny',
+                model_steps=1500, model_batch=64, model_set=[], lr=2e-3),
+    'gpu': dict(tok_steps=1200, tok_batch=256, tok_set=['channels=192', 'n_res_blocks=2'], tok_until_exact=None,
+                n_train=50000, model_preset='cifar', model_steps=3000, model_batch=256,
+                model_set=['n_classes=0', 'dropout=0.0'], lr=1e-3),
+    'test': dict(tok_steps=20, tok_batch=16, tok_set=['channels=16', 'latent_dim=8', 'codebook_size=32'],
+                 tok_until_exact=10, n_train=256, model_preset='tiny', model_steps=20, model_batch=16,
+                 model_set=['n_embd=32', 'n_head=2'], lr=2e-3),
 }
 
 def demo_main(argv=None):
@@ -375,10 +385,12 @@ def demo_main(argv=None):
     times = {}
     with RunLock(out):
         t = time.perf_counter()
-        _say(f"[1/4] tokenizer on {s['n_train']} images of {a.data} ({s['tok_steps']} steps) on {default_device(a.device)}")
+        until = ['--until-exact', str(s['tok_until_exact'])] if s['tok_until_exact'] else []
+        _say(f"[1/4] tokenizer on {s['n_train']} images of {a.data} ({s['tok_steps']} steps" +
+             (", fewer if it reads back its held-out images exactly" if until else "") + f") on {default_device(a.device)}")
         tokenizer_main(['--data', a.data, '--out', str(out/'tokenizer'), '--steps', str(s['tok_steps']), '--batch-size',
                         str(s['tok_batch']), '--n-train', str(s['n_train']), '--n-test', '200', '--set', *s['tok_set'],
-                        *dev, *again])
+                        *until, *dev, *again])
         times['tokenizer'], t = time.perf_counter() - t, time.perf_counter()
         _say('[2/4] encoding the images to codes')
         codes = encode_main(['--tokenizer', str(out/'tokenizer'/'tokenizer.pt'), '--data', a.data, '--n',

@@ -68,22 +68,31 @@ class SwiGLU(nn.Module):
 # %% ../nbs/08_gpt.ipynb #4dbea2de
 class KVCache:
     "Preallocated keys and values for `n_layer` layers: (B, n_head, max_len, head_dim) each, written in place."
-    def __init__(self, n_layer: int, max_len: int):
-        self.n_layer, self.max_len = n_layer, max_len
+    def __init__(self, n_layer: int, max_len: int, static: bool = False):
+        self.n_layer, self.max_len, self.static = n_layer, max_len, static
         self.k, self.v = [None] * n_layer, [None] * n_layer
 
-    def update(self, layer: int, pos: int, k: torch.Tensor, v: torch.Tensor):
-        "Write k, v (B, nh, T, hs) at positions pos..pos+T-1; return the keys and values of positions 0..pos+T-1."
+    def update(self, layer: int, pos, k: torch.Tensor, v: torch.Tensor):
+        """Write k, v (B, nh, T, hs) at positions pos..pos+T-1; return the keys and values of positions 0..pos+T-1
+        (static: pos is a 0-d tensor, and all max_len positions come back; `visible` says which are written)."""
         T = k.shape[2]
-        if pos + T > self.max_len:
+        if not self.static and pos + T > self.max_len:
             raise ValueError(f"The KV cache holds {self.max_len} positions; writing {T} at position {pos} overflows it.")
         if self.k[layer] is None or self.k[layer].shape[0] != k.shape[0] or self.k[layer].dtype != k.dtype:
             B, nh, _, hs = k.shape
             self.k[layer] = k.new_zeros(B, nh, self.max_len, hs)
             self.v[layer] = v.new_zeros(B, nh, self.max_len, hs)
+        if self.static:  # the same shapes at every position
+            at = pos + torch.arange(T, device=k.device)
+            self.k[layer].index_copy_(2, at, k); self.v[layer].index_copy_(2, at, v)
+            return self.k[layer], self.v[layer]
         self.k[layer][:, :, pos:pos + T] = k
         self.v[layer][:, :, pos:pos + T] = v
         return self.k[layer][:, :, :pos + T], self.v[layer][:, :, :pos + T]
+
+    def visible(self, pos: torch.Tensor, T: int) -> torch.Tensor:
+        "(T, max_len) bool for a static cache: the positions that each new token at pos..pos+T-1 may attend to."
+        return torch.arange(self.max_len, device=pos.device) <= pos + torch.arange(T, device=pos.device)[:, None]
 
 # %% ../nbs/08_gpt.ipynb #aafaef50
 class CausalSelfAttention(nn.Module):
@@ -97,15 +106,16 @@ class CausalSelfAttention(nn.Module):
         self.proj = nn.Linear(n_embd, n_embd, bias=False)
 
     def forward(self, x, cos=None, sin=None, cache: KVCache | None = None, layer: int = 0, pos: int = 0):
-        "x (B, T, C) at positions pos..pos+T-1; cos, sin (T, hs/2) or None for no rotation."
+        "x (B, T, C) at positions pos..pos+T-1 (pos: a 0-d tensor with a static cache); cos, sin (T, hs/2) or None."
         B, T, C = x.shape
         qkv = self.qkv(x).view(B, T, 3, self.n_head, C // self.n_head).permute(2, 0, 3, 1, 4)  # (3, B, nh, T, hs)
         q, k, v = qkv.unbind(0)
         if cos is not None: q, k = apply_rope(qkv[:2], cos, sin).type_as(v).unbind(0)  # q and k in one go
-        if cache is not None: k, v = cache.update(layer, pos, k, v)   # (B, nh, pos+T, hs)
+        if cache is not None: k, v = cache.update(layer, pos, k, v)   # (B, nh, pos+T, hs); static: max_len
         S, mask = k.shape[2], None
-        if T > 1 and S > T: mask = torch.ones(T, S, dtype=torch.bool, device=x.device).tril(S - T)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=T > 1 and S == T,
+        if cache is not None and cache.static: mask = cache.visible(pos, T)  # (T, S): the positions written
+        elif T > 1 and S > T: mask = torch.ones(T, S, dtype=torch.bool, device=x.device).tril(S - T)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None and T > 1,
                                            dropout_p=self.dropout if self.training else 0.0)
         return self.proj(y.transpose(1, 2).reshape(B, T, C))                  # (B, T, C)
 

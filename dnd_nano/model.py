@@ -247,7 +247,8 @@ class DnDTransformer(nn.Module):
     def _trunk(self, x, codes=None, pick=None, cache: KVCache | None = None, pos: int = 0):
         "Backbone over x (B, T, C) at steps pos..; returns (x, per-head logits (B, T, V), or codes (B,) when picking)."
         T = x.shape[1]
-        cos, sin = self.rope_cos[pos:pos + T], self.rope_sin[pos:pos + T]
+        at = slice(pos, pos + T) if isinstance(pos, int) else pos + torch.arange(T, device=x.device)  # tensor: static
+        cos, sin = self.rope_cos[at], self.rope_sin[at]
         outs = []
         for i, block in enumerate(self.blocks):
             x = block(x, cos, sin, cache, i, pos)
@@ -296,15 +297,16 @@ class DnDTransformer(nn.Module):
         ce = self.cross_entropy(self.logits(codes, labels), codes)
         return {'loss': ce.mean(), **{f'ce_{d}': ce[d].detach() for d in range(self.D)}}
 
-    def new_cache(self) -> dict:
-        "Empty KV caches for decoding one image's steps (and, for rq, one position's depths)."
-        return {'steps': KVCache(len(self.blocks), self.n_steps),
+    def new_cache(self, static: bool = False) -> dict:
+        "Empty KV caches for decoding one image's steps (and, for rq, one position's depths); `static`: see `KVCache`."
+        return {'steps': KVCache(len(self.blocks), self.n_steps, static),
                 'depth': KVCache(len(self.depth_blocks), self.D) if self.rq else None}
 
     def step(self, x, codes, pick, cache: dict | None = None, pos: int = 0) -> torch.Tensor:
         """Run input tokens x (B, T, C) of steps pos..pos+T-1 (with `cache`, the earlier steps are cached; without,
         pos is 0 and x is the whole prefix); `pick(d, logits (B, V)) -> (B,)` chooses the codes of the newest step,
-        which are written into codes[:, -1] (codes (B, T, k) hold those steps' codes). Returns codes[:, -1]."""
+        which are written into codes[:, -1] (codes (B, T, k) hold those steps' codes). Returns codes[:, -1].
+        With a static cache, pos is a 0-d tensor (and so is flat's d)."""
         if self.flat:
             d = (pos + x.shape[1] - 1) % self.D                               # the depth of the newest code
             self._trunk(x, codes, lambda _, logits: pick(d, logits), cache and cache['steps'], pos)

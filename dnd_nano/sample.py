@@ -4,17 +4,19 @@
 
 # %% ../nbs/10_sample.ipynb #eec55056
 from __future__ import annotations
-import math
+import functools, math
 import torch
 from .core import whole_number
 
 # %% auto #0
-__all__ = ['sample_logits', 'per_depth', 'decode', 'generate', 'sample_images']
+__all__ = ['DECODERS', 'sample_logits', 'per_depth', 'Picker', 'decode', 'generate', 'sample_images', 'static_step',
+           'compiled_step', 'cuda_graph_step', 'decode_static']
 
 # %% ../nbs/10_sample.ipynb #8de09f43
 def sample_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
-    "Draw one code per row of `logits` (B, V); temperature 0 is argmax. Returns (B,) long."
+                  generator: torch.Generator | None = None, u: torch.Tensor | None = None) -> torch.Tensor:
+    """Draw one code per row of `logits` (B, V); temperature 0 is argmax. Returns (B,) long. `u` (B, 1): the uniform
+    numbers of the draw, if they were drawn beforehand (by default they come from `generator` here)."""
     if temperature == 0: return logits.argmax(-1)
     logits = logits.float() / temperature
     if 0 < top_k < logits.shape[-1]:
@@ -27,7 +29,8 @@ def sample_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0
         logits = logits.scatter(-1, order, sorted_logits.masked_fill(outside, float('-inf')))
     cdf = logits.softmax(-1).cumsum(-1)                                    # (B, V)
     total = cdf[:, -1:].contiguous()
-    u = torch.rand(len(cdf), 1, generator=generator, device=cdf.device) * total  # one uniform number per row
+    if u is None: u = torch.rand(len(cdf), 1, generator=generator, device=cdf.device)  # one uniform number per row
+    u = u * total
     last = torch.searchsorted(cdf, total)                                  # the last code with probability > 0
     return torch.minimum(torch.searchsorted(cdf, u, right=True), last).squeeze(-1)
 
@@ -45,15 +48,22 @@ def per_depth(value, D: int, name: str, check=None) -> list:
     return values
 
 # %% ../nbs/10_sample.ipynb #3536c5f1
-def _pick_fn(B: int, guided: bool, scale: float, temps, ks, ps, generator):
+class Picker:
     "pick(d, logits) -> codes for the whole batch: mixes the guided halves, then draws with depth d's settings."
-    def pick(d, logits):
-        if guided:
-            cond, uncond = logits[:B].float(), logits[B:].float()        # (B, V) each, mixed in float32
-            logits = cond + (scale - 1) * (cond - uncond)                # = uncond + scale * (cond - uncond)
-        code = sample_logits(logits, temps[d], ks[d], ps[d], generator)  # (B,)
-        return torch.cat([code, code]) if guided else code               # the same code for both halves
-    return pick
+    def __init__(self, B: int, guided: bool, scale: float, temps, ks, ps, generator=None):
+        self.B, self.guided, self.scale, self.generator = B, guided, scale, generator
+        self.temps, self.ks, self.ps = temps, ks, ps
+
+    def __call__(self, d: int, logits: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
+        if self.guided:
+            cond, uncond = logits[:self.B].float(), logits[self.B:].float()  # (B, V) each, mixed in float32
+            logits = cond + (self.scale - 1) * (cond - uncond)               # = uncond + scale * (cond - uncond)
+        code = sample_logits(logits, self.temps[d], self.ks[d], self.ps[d], self.generator, u)  # (B,)
+        return torch.cat([code, code]) if self.guided else code              # the same code for both halves
+
+    def uniforms(self, d: int, device) -> torch.Tensor | None:
+        "The uniform numbers (B, 1) that drawing depth d takes from the generator, drawn now; None if d is greedy."
+        return None if self.temps[d] == 0 else torch.rand(self.B, 1, generator=self.generator, device=device)
 
 def decode(model, start, pick, use_cache: bool = True) -> torch.Tensor:
     "The generation loop: from condition tokens `start` (B, 1, C), one `model.step` per step. Returns codes (B, L, D)."
@@ -67,8 +77,10 @@ def decode(model, start, pick, use_cache: bool = True) -> torch.Tensor:
 
 # %% ../nbs/10_sample.ipynb #01d4f6d2
 def generate(model, cond=None, n: int | None = None, temperature=1.0, top_k=0, top_p=1.0,
-             cfg_scale: float = 1.0, generator: torch.Generator | None = None, use_cache: bool = True) -> torch.Tensor:
-    "Sample codes (B, H, W, D). Settings may be per-depth lists; temperature 0 is argmax; cfg_scale 1 is no guidance."
+             cfg_scale: float = 1.0, generator: torch.Generator | None = None, use_cache: bool = True,
+             decoder: str = 'plain') -> torch.Tensor:
+    """Sample codes (B, H, W, D). Settings may be per-depth lists; temperature 0 is argmax; cfg_scale 1 is no guidance.
+    `decoder`: 'plain' (the loop above), or a static step: 'static', 'compile' or 'graph' (CUDA), see below."""
     cfg, D = model.config, model.D
     device = next(model.parameters()).device
     temps = per_depth(temperature, D, 'temperature', lambda t: 0 <= t < math.inf)
@@ -85,6 +97,11 @@ def generate(model, cond=None, n: int | None = None, temperature=1.0, top_k=0, t
     B = n if n is not None else (n_labels or 1)
     if n_labels not in (None, 1, B):
         raise ValueError(f"cond has {n_labels} labels but n={n}: pass one label, or as many labels as images.")
+    if decoder not in DECODERS: raise ValueError(f"decoder={decoder!r}: choose one of {', '.join(DECODERS)}.")
+    if decoder != 'plain' and not use_cache:
+        raise ValueError(f"decoder={decoder!r} decodes with a static KV cache: use_cache=False needs decoder='plain'.")
+    if decoder == 'graph' and device.type != 'cuda':
+        raise ValueError(f"decoder='graph' captures CUDA graphs, but the model is on {device}: use decoder='compile'.")
     guided = cfg_scale != 1.0
     if guided and (cfg.n_classes == 0 or cond is None):
         raise ValueError(f"cfg_scale={cfg_scale} needs a class-conditional model (n_classes > 0) and labels in cond.")
@@ -94,7 +111,9 @@ def generate(model, cond=None, n: int | None = None, temperature=1.0, top_k=0, t
         with torch.inference_mode():
             start = model.cond_tokens(cond, B, device)                                  # (B, 1, C); checks the labels
             if guided: start = torch.cat([start, model.cond_tokens(None, B, device)])   # then the null half
-            codes = decode(model, start, _pick_fn(B, guided, cfg_scale, temps, ks, ps, generator), use_cache)
+            pick = Picker(B, guided, cfg_scale, temps, ks, ps, generator)
+            codes = (decode(model, start, pick, use_cache) if decoder == 'plain' else
+                     decode_static(model, start, pick, decoder))
     finally: model.train(was_training)
     return codes[:B].reshape(B, *cfg.grid, D).clone()  # cloned outside inference mode: an ordinary tensor
 
@@ -117,3 +136,57 @@ def sample_images(model, tokenizer, cond=None, n: int | None = None, depth: int 
         codes = generate(model, c, min(step, N - i), **kw)
         out.append(tokenizer.decode(codes.to(dev), depth=depth).cpu())
     return torch.cat(out)
+
+# %% ../nbs/10_sample.ipynb #64004c16
+DECODERS = ('plain', 'static', 'compile', 'graph')
+
+def static_step(model, cache, pick, x, pos, us, depths):
+    "One decoding step, a function of tensors with the same shapes at every step: the codes (B, k) of step `pos`."
+    todo = list(zip(depths, us))      # the depths this step draws, in order, with their uniform numbers
+    def pick_next(_, logits):         # the depth comes from `depths` (flat's own d is a tensor here)
+        d, u = todo.pop(0)
+        return pick(d, logits, u)
+    codes = torch.zeros(x.shape[0], 1, len(depths), dtype=torch.long, device=x.device)
+    return model.step(x, codes, pick_next, cache, pos)
+
+@functools.cache
+def compiled_step():
+    "`static_step` under `torch.compile`, made once per process: its graphs are kept per model and kind of step."
+    step = torch.compile(static_step, dynamic=False, fullgraph=True)
+    def run(*args):
+        with torch._dynamo.config.patch(recompile_limit=64): return step(*args)  # room for many models' graphs
+    return run
+
+def cuda_graph_step():
+    "A `static_step` that captures one CUDA graph per kind of step at its first call, and replays it afterwards."
+    graphs = {}
+    def run(model, cache, pick, x, pos, us, depths):
+        if depths not in graphs:
+            ins = (x.clone(), pos.clone(), tuple(None if u is None else u.clone() for u in us))  # fixed addresses
+            side = torch.cuda.Stream(); side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side): static_step(model, cache, pick, *ins, depths)  # warm-up, as CUDA asks
+            torch.cuda.current_stream().wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph): out = static_step(model, cache, pick, *ins, depths)
+            graphs[depths] = graph, ins, out
+        graph, (sx, spos, sus), out = graphs[depths]
+        sx.copy_(x); spos.copy_(pos)
+        for s, u in zip(sus, us):
+            if s is not None: s.copy_(u)
+        graph.replay()
+        return out  # the graph's own output buffer: the caller copies it before the next replay
+    return run
+
+def decode_static(model, start, pick, decoder: str = 'compile') -> torch.Tensor:
+    "`decode` with a static cache: the step run as is ('static'), compiled ('compile') or as a CUDA graph ('graph')."
+    B, S, k, D = start.shape[0], model.n_steps, model.codes_per_step, model.D
+    codes = torch.zeros(B, S, k, dtype=torch.long, device=start.device)
+    cache = model.new_cache(static=True)
+    step = compiled_step() if decoder == 'compile' else cuda_graph_step() if decoder == 'graph' else static_step
+    for t in range(S):
+        depths = (t % D,) if k == 1 else tuple(range(D))              # the depths drawn at step t
+        us = tuple(pick.uniforms(d, start.device) for d in depths)    # as many draws, in the same order, as `decode`
+        x = model.step_inputs(start, codes, t, t + 1)                 # (B, 1, C)
+        pos = torch.tensor(t, device=start.device)
+        codes[:, t] = (static_step if t == 0 else step)(model, cache, pick, x, pos, us, depths)  # step 0 allocates the cache
+    return codes.view(B, model.L, model.D)

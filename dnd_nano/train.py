@@ -19,8 +19,8 @@ from .core import default_device
 from .checkpoint import CheckpointError, RunLock, load_checkpoint, save_checkpoint, set_rng_state
 
 # %% auto #0
-__all__ = ['StepSampler', 'make_loader', 'to_device', 'lr_at', 'TrainConfig', 'dist_info', 'setup_distributed', 'TrainingStep',
-           'EMA', 'tokens_in', 'fit', 'loop_overhead', 'smooth', 'plot_history']
+__all__ = ['FUSED_ADAMW', 'StepSampler', 'make_loader', 'to_device', 'lr_at', 'TrainConfig', 'dist_info', 'setup_distributed',
+           'TrainingStep', 'EMA', 'tokens_in', 'fit', 'loop_overhead', 'smooth', 'plot_history']
 
 # %% ../nbs/04_train.ipynb #79419d2e
 class StepSampler(Sampler):
@@ -183,11 +183,13 @@ def tokens_in(model, batch) -> int:
     return getattr(model, 'tokens_per_item', 1) * len(first)
 
 # %% ../nbs/04_train.ipynb #83f82677
+FUSED_ADAMW = ('cuda', 'cpu')  # devices where torch's AdamW has a fused kernel (one for all parameters)
+
 def fit(model: nn.Module, data: Dataset | DataLoader, config: TrainConfig | None = None, preview=None,
         meta: dict | None = None, **kwargs) -> dict:
     """Train `model` (which has `training_step(batch) -> {'loss': ...}`) on `data`; returns the history.
-    `kwargs` override fields of `config`; `preview(model, step)` is called every `preview_every` steps on rank 0;
-    `meta` (strings) is saved in the checkpoint and must match on resume."""
+    `kwargs` override fields of `config`; `preview(model, step)` is called every `preview_every` steps on rank 0, and
+    ends the run after that step if it returns True; `meta` (strings) is saved in the checkpoint and must match on resume."""
     unknown = set(kwargs) - {f.name for f in dataclasses.fields(TrainConfig)}
     if unknown: raise TypeError(f"fit got unknown settings {sorted(unknown)}; TrainConfig's fields are "
                                 f"{[f.name for f in dataclasses.fields(TrainConfig)]}.")
@@ -207,7 +209,8 @@ def _fit(model, data, cfg, preview, meta, device, rank, world, main, cuda):
     if cuda and cfg.tf32: torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     torch.manual_seed(cfg.seed + rank)  # each process its own dropout masks
     model.to(device).train()
-    opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas, fused=cuda)
+    opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas,
+                            fused=device.type in FUSED_ADAMW)
     ema = EMA(model, cfg.ema) if cfg.ema else None
     warmup = min(100, cfg.steps // 10) if cfg.warmup is None else cfg.warmup
     start, hist, state, saved = 0, defaultdict(list), None, None  # saved: the step of the last checkpoint written
@@ -281,9 +284,14 @@ def _fit(model, data, cfg, preview, meta, device, rank, world, main, cuda):
                 dt = time.perf_counter() - t0
                 bar.set_postfix(loss=f"{hist['loss'][-1]:.4f}", tok_s=f"{n_tok * world / dt:,.0f}", refresh=False)
             if cfg.ckpt_path and ((step + 1) % cfg.ckpt_every == 0 or last): save(step + 1)
-            if preview and cfg.preview_every and main and ((step + 1) % cfg.preview_every == 0 or last):
-                preview(ema.model if ema else model, step + 1)
+            if cfg.preview_every and ((step + 1) % cfg.preview_every == 0 or last):
+                enough = main and preview is not None and preview(ema.model if ema else model, step + 1) is True
                 model.train()  # a preview may have switched it to eval mode
+                if world > 1:  # rank 0's answer, for every process
+                    flag = torch.tensor([float(enough)], device=device); dist.broadcast(flag, 0); enough = bool(flag.item())
+                if enough and not last:  # the preview asked to end here
+                    if cfg.ckpt_path and (step + 1) % cfg.ckpt_every: save(step + 1)
+                    break
             if (world == 1 or log_now) and stop.requested(world, device): raise KeyboardInterrupt
     except KeyboardInterrupt:
         if main and cfg.ckpt_path and between:   # weights, buffers and random states are those after `done` steps

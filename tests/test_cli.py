@@ -20,6 +20,14 @@ def test_unknown_config_field_is_named(tmp_path):
     assert res.returncode == 2
     assert "no field 'codebook_sise'" in res.stderr and 'codebook_size' in res.stderr  # lists the real fields
 
+def test_until_exact_needs_text_data(tmp_path):
+    res = run('dnd_nano_tokenizer', '--data', 'mnist_text', '--out', str(tmp_path), '--until-exact', '10')
+    assert res.returncode == 2 and '--until-exact' in res.stderr and 'not mnist_text' in res.stderr, res.stderr
+
+def test_graph_decoder_needs_cuda(tmp_path):
+    res = run('dnd_nano_sample', '--model', str(tmp_path/'model.pt'), '--decoder', 'graph', '--device', 'cpu')
+    assert res.returncode == 2 and '--decoder graph needs CUDA' in res.stderr, res.stderr
+
 def test_missing_codes_file_is_named(tmp_path):
     res = run('dnd_nano_train', '--codes', str(tmp_path/'nope.pt'), '--out', str(tmp_path))
     assert res.returncode == 2 and 'No codes file' in res.stderr, res.stderr
