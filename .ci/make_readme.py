@@ -3,9 +3,10 @@
 
 Quarto (and so `nbdev_readme`) is not available everywhere, so the README is made here by a plain conversion:
 markdown cells as they are, code cells as fenced Python, text outputs as fenced text. Cells marked `#| hide` are left out
-and `#|` directive lines are dropped.
+and `#|` directive lines are dropped. Links to images next to the notebook (`images/...`) are made relative to the
+repository's root, where README.md is.
 """
-import json, sys
+import json, re, sys
 from pathlib import Path
 
 root = Path(__file__).resolve().parent.parent
@@ -16,7 +17,7 @@ def cell_text(cell):
     lines = src.splitlines()
     directives = [l for l in lines if l.strip().startswith('#|')]
     if any(d.replace(' ', '') in ('#|hide', '#|exporti', '#|export') or 'default_exp' in d for d in directives): return None
-    if cell['cell_type'] == 'markdown': return src.strip()
+    if cell['cell_type'] == 'markdown': return re.sub(r'\]\(images/', '](nbs/images/', src.strip())
     code = '\n'.join(l for l in lines if not l.strip().startswith('#|')).strip()
     if not code: return None
     out = [f'```python\n{code}\n```']

@@ -11,7 +11,8 @@ import matplotlib.pyplot as plt
 from .core import show_images
 
 # %% auto #0
-__all__ = ['format_table', 'plot_curves', 'plot_bars', 'plot_validity_curves', 'show_run_samples', 'write_figures']
+__all__ = ['format_table', 'plot_curves', 'plot_bars', 'plot_validity_curves', 'show_run_samples', 'plot_samples_by_run',
+           'write_figures']
 
 # %% ../nbs/18_results.ipynb #05875fb0
 def _pm(s: dict, k: str, fmt: str) -> str:
@@ -111,6 +112,19 @@ def show_run_samples(res: dict, out, name: str, n: int = 16):
         k = max(r.count('\n') + 1 for r in reads)
         fig.subplots_adjust(hspace=0.2 + 0.12 * k, bottom=0.05 + 0.05 * k)
     return fig
+
+def plot_samples_by_run(res: dict, out, names=None, n: int = 8):
+    "One row per run (`names`, default all) of the first `n` samples of its seed 0, the run's name on the left."
+    names = [m for m in (names or res['runs']) if (Path(out)/'runs'/f'{m}_seed0'/'samples.pt').exists()]
+    samples = {m: torch.load(Path(out)/'runs'/f'{m}_seed0'/'samples.pt', weights_only=True)[:n].float() / 255 for m in names}
+    h, w = next(iter(samples.values())).shape[-2:]
+    fig, axs = plt.subplots(len(names), n, figsize=(0.9 * n * w / h + 0.8, 0.95 * len(names)), squeeze=False)
+    for row, (name, imgs) in zip(axs, samples.items()):
+        for k, ax in enumerate(row):
+            ax.set_xticks([]); ax.set_yticks([])
+            if k < len(imgs): ax.imshow(imgs[k, 0], cmap='gray', vmin=0, vmax=1, interpolation='nearest')
+        row[0].set_ylabel(name, rotation=0, ha='right', va='center', fontsize=9)
+    fig.tight_layout(pad=0.3, w_pad=0.5, h_pad=0.5); return fig
 
 def write_figures(res: dict, out):
     "curves.png, bars.png, validity.png (when measured) and samples_<run>.png into `out`."
