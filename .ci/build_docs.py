@@ -136,6 +136,7 @@ def build(nbs, out, quiet=True):
     # 2. The pages for Sphinx.
     src = proc/'_sphinx'
     shutil.rmtree(src, ignore_errors=True); src.mkdir(parents=True)
+    if (nbs/'images').is_dir(): shutil.copytree(nbs/'images', src/'images')  # figures the notebooks' markdown shows
     link = Linker(cfg.doc_host + cfg.doc_baseurl, pages, symbol_targets())
     notebooks = [p for n, p in pages.items() if n != 'index.ipynb']
     toc = toctree('Notebooks', notebooks) + '\n\n' + toctree('API reference', ['api/dnd_nano/index'])

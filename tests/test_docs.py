@@ -104,7 +104,9 @@ def check_site(folder, ctx, shots=None):
         def problem(msg): rep.problems.append(f'{current["name"]}: {msg}')
         page.on('console', lambda m: m.type == 'error' and problem(f'console error: {m.text}' + _where(m)))
         page.on('pageerror', lambda e: problem(f'script error: {e}'))
-        page.on('requestfailed', lambda r: problem(f'request failed: {r.url} ({r.failure})'))
+        # A request the browser dropped when it moved on to the next page (net::ERR_ABORTED) is no fault of the site;
+        # a missing file answers 404, caught below.
+        page.on('requestfailed', lambda r: 'ERR_ABORTED' not in str(r.failure) and problem(f'request failed: {r.url} ({r.failure})'))
         page.on('response', lambda r: r.status >= 400 and problem(f'HTTP {r.status} for {r.url}'))
         for name in site_pages(folder):
             current['name'] = name
