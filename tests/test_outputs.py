@@ -1,0 +1,44 @@
+"""Every notebook is committed with the outputs of a run top to bottom (`python .ci/run_notebooks.py`): readers on the
+repository's web page, in JupyterLab before running anything, and on the documentation site see its results."""
+import json, re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NBS = sorted(p for p in (ROOT/'nbs').glob('*.ipynb') if not p.name.startswith(('_', '.')))
+MAX_NOTEBOOK = 800_000  # bytes: a notebook with its images stays well under 1 MB
+MAX_IMAGE = 200_000     # bytes of one image as stored (base64): small figures, not photographs at full size
+# A cell draws a figure if it calls matplotlib or one of the package's plotting helpers.
+DRAWS = re.compile(r'\bplt\.|\.imshow\(|\.plot\(|\bplot_\w+\(|\bshow_(?!doc\b)\w+\(')
+
+
+def directives(cell):
+    lines = ''.join(cell['source']).splitlines()
+    return {l.lstrip()[2:].strip().split(':')[0].split()[0] for l in lines if l.lstrip().startswith('#|') and l.lstrip()[2:].strip()}
+
+
+def shown_code(nb):
+    "The code cells a run executes by default or with --flags slow: not exported definitions, GPU-only or never-run ones."
+    return [c for c in nb['cells'] if c['cell_type'] == 'code' and ''.join(c['source']).strip()
+            and not directives(c) & {'export', 'exports', 'exporti', 'cuda', 'eval', 'default_exp'}]
+
+
+def images(cell):
+    return [v for o in cell.get('outputs', []) for k, v in o.get('data', {}).items() if k.startswith('image/')]
+
+
+@pytest.mark.parametrize('path', NBS, ids=[p.stem for p in NBS])
+def test_notebook_holds_its_outputs(path):
+    nb = json.loads(path.read_text(encoding='utf-8'))
+    cells = shown_code(nb)
+    assert any(c.get('outputs') for c in cells), f'{path.name} holds no output: run python .ci/run_notebooks.py {path.relative_to(ROOT)}'
+    errors = [i for i, c in enumerate(nb['cells']) for o in c.get('outputs', []) if o.get('output_type') == 'error']
+    assert not errors, f'{path.name}: cells {errors} hold an error: the run that made the outputs failed'
+    drawing = [i for i, c in enumerate(nb['cells']) if c in cells and DRAWS.search(''.join(c['source']))]
+    if drawing:
+        assert any(images(c) for c in cells), f'{path.name} draws figures (cells {drawing}) but holds no image output'
+    big = [(i, len(''.join(v))) for i, c in enumerate(nb['cells']) for v in images(c) if len(''.join(v)) > MAX_IMAGE]
+    assert not big, f'{path.name}: images over {MAX_IMAGE:,} bytes (cell, bytes): {big}; draw them smaller'
+    size = path.stat().st_size
+    assert size < MAX_NOTEBOOK, f'{path.name} is {size:,} bytes with its outputs; keep it under {MAX_NOTEBOOK:,}'
