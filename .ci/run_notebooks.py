@@ -34,6 +34,28 @@ def should_run(cell, skip_flags):
     return not (set(d) & skip_flags)
 
 
+def _screen(text):
+    "What a terminal or JupyterLab shows of `text`: each carriage return starts its line over."
+    return '\n'.join(line.rsplit('\r', 1)[-1] if '\r' in line.rstrip('\r') else line.rstrip('\r')
+                     for line in text.split('\n'))
+
+
+def collapse_streams(nb):
+    """Merge each cell's consecutive outputs on the same stream and keep what the screen shows: progress bars redraw
+    their line with carriage returns, and only their last state is kept (as JupyterLab displays them)."""
+    for cell in nb.cells:
+        outs = []
+        for o in cell.get('outputs', []):
+            if o.get('output_type') == 'stream' and outs and outs[-1].get('output_type') == 'stream' \
+                    and outs[-1].get('name') == o.get('name'):
+                outs[-1]['text'] += o['text']
+            else: outs.append(o)
+        for o in outs:
+            if o.get('output_type') == 'stream': o['text'] = _screen(o['text'])
+        if 'outputs' in cell: cell['outputs'] = outs
+    return nb
+
+
 def run_notebook(path, dest, skip_flags, timeout):
     "Execute `path` cell by cell in a new kernel; write it to `dest` when no cell failed. Returns (cells run, seconds)."
     import nbformat
@@ -47,6 +69,7 @@ def run_notebook(path, dest, skip_flags, timeout):
             if not should_run(cell, skip_flags): continue
             client.execute_cell(cell, i)
             n += 1
+    collapse_streams(nb)
     # Write next to the target, then move, so that an interrupted run never leaves half a notebook.
     fd, tmp = tempfile.mkstemp(prefix='_run_', suffix='.ipynb', dir=dest.parent); os.close(fd)
     nbformat.write(nb, tmp)

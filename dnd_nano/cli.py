@@ -347,8 +347,8 @@ def sample_main(argv=None):
 
 # %% ../nbs/17_cli.ipynb #f4a88dc8
 DEMO_PRESETS = {
-    'cpu': dict(tok_steps=1200, tok_batch=64, tok_set=[], tok_until_exact=None, n_train=20000, model_preset='tiny',
-                model_steps=1500, model_batch=64, model_set=[], lr=2e-3),
+    'cpu': dict(tok_steps=400, tok_batch=64, tok_set=['channels=64'], tok_until_exact=None, n_train=20000,
+                model_preset='tiny', model_steps=1500, model_batch=64, model_set=[], lr=2e-3),
     'gpu': dict(tok_steps=1200, tok_batch=256, tok_set=['channels=192', 'n_res_blocks=2'], tok_until_exact=None,
                 n_train=50000, model_preset='cifar', model_steps=3000, model_batch=256,
                 model_set=['n_classes=0', 'dropout=0.0'], lr=1e-3),
