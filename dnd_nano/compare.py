@@ -48,6 +48,7 @@ class CompareConfig:
     model_set: tuple = ()              # overrides of every transformer's config, as 'field=value'
     variants: tuple = ('dnd', 'vertical', 'parallel', 'flat', 'rq', '1d')  # runs; '1d': flat on a D = 1 tokenizer
     placements: tuple = ('even', 'top')  # dnd again with its heads placed so (where that differs from the default)
+    inject_scales: tuple = (1.0,)      # dnd again with these injection scales (where they differ from the default)
     seeds: int = 3                     # seeds per run
     steps: int = 3000                  # training steps of every transformer
     batch_size: int = 64               # transformer batch size
@@ -67,6 +68,10 @@ class CompareConfig:
             raise ValueError(f"text_layout={self.text_layout!r} is not a TextConfig preset (e.g. 'dense', 'arith').")
         bad = [v for v in self.variants if v not in RUN_VARIANTS]
         if bad or not self.variants: raise ValueError(f"variants={self.variants!r}: choose among {', '.join(RUN_VARIANTS)}.")
+        try: self.inject_scales = tuple(float(s) for s in self.inject_scales)
+        except (TypeError, ValueError): raise ValueError(f"inject_scales={self.inject_scales!r} must be numbers above 0.") from None
+        if any(not 0 < s < math.inf for s in self.inject_scales):
+            raise ValueError(f"inject_scales={self.inject_scales!r} must be finite numbers above 0.")
         bad = [p for p in self.placements if p not in PLACEMENTS]
         if bad: raise ValueError(f"placements={self.placements!r}: choose among {', '.join(PLACEMENTS)}.")
         for k in ('tok_steps', 'tok_batch', 'n_train', 'n_test', 'seeds', 'steps', 'batch_size', 'eval_every', 'curve_n',
@@ -107,7 +112,8 @@ COMPARE_PRESETS = {
                 batch_size=512, eval_every=250, n_samples=512),
     'test': dict(tok_steps=4, tok_batch=8, tok_set=('channels=16', 'latent_dim=8', 'codebook_size=32', 'n_depth=2'), n_train=64,
                  n_test=16, model_set=('n_layer=4', 'n_embd=32', 'n_head=2'), seeds=2, steps=6, batch_size=8,
-                 eval_every=3, curve_n=8, curve_samples=4, n_samples=8, classifier_steps=3),
+                 eval_every=3, curve_n=8, curve_samples=4, n_samples=8, classifier_steps=3,
+                 inject_scales=()),
 }
 DATA_PRESET = {'text': 'cpu', 'charts': 'charts', 'fashion_mnist': 'fashion', 'cifar10': 'cifar'}
 
@@ -160,27 +166,42 @@ def prepare_tokenizer(cc, folder: Path, train, test, n_depth=None, device=None, 
 # %% ../nbs/16_compare.ipynb #bdaee3e5
 def model_config(cc: CompareConfig, spec: dict, tok_config, n_classes: int) -> DnDConfig:
     "The config of one run: the preset, the tokenizer's grid, depth and vocabulary, the run's variant and heads."
-    kw = {'head_layers': spec['head_layers']} if spec.get('head_layers') else {}
+    kw = {k: spec[k] for k in ('head_layers', 'inject_scale') if spec.get(k)}
     cfg = DnDConfig.from_tokenizer(tok_config, cc.model, variant=spec['variant'], n_classes=n_classes)
     return dataclasses.replace(apply_overrides(cfg, list(cc.model_set), 'model_set'), **kw)
 
 def run_specs(cc: CompareConfig, tok_config) -> dict:
-    "name -> {'variant', 'tokenizer' ('main' or 'd1'), 'head_layers'} of every run of the comparison."
+    "name -> {'variant', 'tokenizer' ('main' or 'd1'), and 'head_layers' or 'inject_scale'} of every run."
     specs = {v: {'variant': 'flat', 'tokenizer': 'd1'} if v == '1d' else {'variant': v, 'tokenizer': 'main'}
              for v in cc.variants}
     base = model_config(cc, {'variant': 'dnd'}, tok_config, 0)
-    for p in cc.placements:
+    for s in cc.inject_scales if 'dnd' in cc.variants else ():
+        if s != base.inject_scale: specs[f'dnd-x{s:g}'] = {'variant': 'dnd', 'tokenizer': 'main', 'inject_scale': s}
+    for p in cc.placements if 'dnd' in cc.variants else ():
         hl = PLACEMENTS[p](base.n_layer, base.n_depth)
         if hl != base.heads_after: specs[f'dnd@{p}'] = {'variant': 'dnd', 'tokenizer': 'main', 'head_layers': hl}
     return specs
 
 # %% ../nbs/16_compare.ipynb #c0b4f5d0
+def _jsonable(cfg) -> dict: return json.loads(json.dumps(dataclasses.asdict(cfg)))
+
+def _same_model(rec: dict, cfg) -> bool:
+    """Whether a run's record (its result.json or config.json) is of the model `cfg`. Records written before the
+    config was stored name only the variant and heads, and were all made with the plain injection (scale 1)."""
+    if 'config' in rec: return rec['config'] == _jsonable(cfg)
+    return rec.get('variant') == cfg.variant and rec.get('heads_after') == list(cfg.heads_after) and cfg.inject_scale == 1
+
 def train_run(cc, name, spec, seed, tok, out: Path, refs: dict, device=None, say=print) -> dict:
     "Train (or resume) one run with `fit`, record its curves, score it; returns its result (cached in its folder)."
     folder = out/'runs'/f'{name}_seed{seed}'
-    done = _read_json(folder/'result.json')
-    if done and done.get('steps') == cc.steps and done.get('fingerprint') == tok['fingerprint']: return done
     cfg = model_config(cc, spec, tok['tokenizer'].config, refs['n_classes'])
+    done, made = _read_json(folder/'result.json'), _read_json(folder/'config.json')
+    if done and done.get('steps') == cc.steps and done.get('fingerprint') == tok['fingerprint'] and _same_model(done, cfg):
+        return done
+    if (made or done) and not _same_model(made or done, cfg):   # a run of another model: start it again
+        say(f"  {name} seed {seed}: {folder} holds a run of another model config; training it again")
+        shutil.rmtree(folder)
+    _json(folder/'config.json', {'config': _jsonable(cfg)})
     seed_everything(seed)
     model, curve = DnDTransformer(cfg), _read_json(folder/'curve.json', [])
     t0, eval_s, wall0 = time.perf_counter(), 0.0, (curve[-1]['wall_s'] if curve else 0.0)
@@ -203,7 +224,8 @@ def train_run(cc, name, spec, seed, tok, out: Path, refs: dict, device=None, say
         ckpt_path=str(folder/'model.pt'), resume=True, ckpt_every=cc.eval_every, preview_every=cc.eval_every,
         progress=False, log_every=50, device=device, meta={'tokenizer_fingerprint': tok['fingerprint']}, preview=record,
         num_workers=0)  # codes in memory need no loader processes (and a pool's worker may not start any)
-    res = {'name': name, 'seed': seed, 'steps': cc.steps, 'fingerprint': tok['fingerprint'], 'variant': cfg.variant,
+    res = {'name': name, 'seed': seed, 'steps': cc.steps, 'fingerprint': tok['fingerprint'], 'config': _jsonable(cfg),
+           'variant': cfg.variant,
            'heads_after': list(cfg.heads_after), 'heldout': heldout_ce(model, tok['test']),
            'train': heldout_ce(model, tok['train'], n=len(tok['test'])), 'train_wall_s': curve[-1]['wall_s'] if curve else None}
     res['samples'], imgs = score_samples(cc, model, tok['tokenizer'], refs, seed)

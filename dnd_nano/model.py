@@ -35,6 +35,7 @@ class DnDConfig:
     class_dropout: float = 0.1          # training only: share of labels replaced by the null class (for guidance)
     dropout: float = 0.0                # dropout on attention weights and residual branches
     rope_base: float = 10000.0          # base of the rotary frequencies
+    inject_scale: float = 4.0           # dnd only: h <- h + inject_scale * E[code] (1: the paper's plain sum; see below)
 
     def __post_init__(self):
         if self.variant not in VARIANTS: raise ValueError(f"variant={self.variant!r}: choose one of {VARIANTS}.")
@@ -53,6 +54,9 @@ class DnDConfig:
                 raise ValueError(f"{k}={v!r} must be a number in [0, 1).")
         if isinstance(self.rope_base, bool) or not isinstance(self.rope_base, (int, float)) or not 1 < self.rope_base < math.inf:
             raise ValueError(f"rope_base={self.rope_base!r} must be a finite number above 1.")
+        if isinstance(self.inject_scale, bool) or not isinstance(self.inject_scale, (int, float)) \
+                or not 0 < self.inject_scale < math.inf:
+            raise ValueError(f"inject_scale={self.inject_scale!r} must be a finite number above 0.")
         if self.head_layers is not None:
             if not isinstance(self.head_layers, (tuple, list)):
                 raise ValueError(f"head_layers={self.head_layers!r} must be a tuple of layers, or None.")
@@ -259,7 +263,7 @@ class DnDTransformer(nn.Module):
                     outs.append(code)
                     if codes is not None: codes[:, -1, d] = code
                 if self.inject and d < self.D - 1:
-                    x = x + self.tok_emb(codes[:, :, d])                  # (B, T, C): h <- h + E[code_{t,d}]
+                    x = x + self.config.inject_scale * self.tok_emb(codes[:, :, d])  # (B, T, C): h <- h + s E[code_{t,d}]
         return x, outs
 
     def _depth(self, v, cache: KVCache | None = None, pos: int = 0):
