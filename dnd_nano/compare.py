@@ -183,13 +183,18 @@ def run_specs(cc: CompareConfig, tok_config) -> dict:
     return specs
 
 # %% ../nbs/16_compare.ipynb #c0b4f5d0
-def _jsonable(cfg) -> dict: return json.loads(json.dumps(dataclasses.asdict(cfg)))
+def _jsonable(cfg) -> dict:
+    "A model config as its JSON record; `inject_scale` only for dnd, the one variant it acts on."
+    d = json.loads(json.dumps(dataclasses.asdict(cfg)))
+    if cfg.variant != 'dnd': d.pop('inject_scale', None)
+    return d
 
 def _same_model(rec: dict, cfg) -> bool:
     """Whether a run's record (its result.json or config.json) is of the model `cfg`. Records written before the
     config was stored name only the variant and heads, and were all made with the plain injection (scale 1)."""
     if 'config' in rec: return rec['config'] == _jsonable(cfg)
-    return rec.get('variant') == cfg.variant and rec.get('heads_after') == list(cfg.heads_after) and cfg.inject_scale == 1
+    return (rec.get('variant') == cfg.variant and rec.get('heads_after') == list(cfg.heads_after)
+            and (cfg.variant != 'dnd' or cfg.inject_scale == 1))
 
 def train_run(cc, name, spec, seed, tok, out: Path, refs: dict, device=None, say=print) -> dict:
     "Train (or resume) one run with `fit`, record its curves, score it; returns its result (cached in its folder)."
@@ -198,9 +203,11 @@ def train_run(cc, name, spec, seed, tok, out: Path, refs: dict, device=None, say
     done, made = _read_json(folder/'result.json'), _read_json(folder/'config.json')
     if done and done.get('steps') == cc.steps and done.get('fingerprint') == tok['fingerprint'] and _same_model(done, cfg):
         return done
-    if (made or done) and not _same_model(made or done, cfg):   # a run of another model: start it again
-        say(f"  {name} seed {seed}: {folder} holds a run of another model config; training it again")
-        shutil.rmtree(folder)
+    if (made or done) and not _same_model(made or done, cfg):   # a run of another model: kept aside, started again
+        old = folder.with_name(folder.name + '.old')
+        if old.exists(): shutil.rmtree(old)
+        folder.rename(old)
+        say(f"  {name} seed {seed}: {folder} held a run of another model config, now in {old}; training it again")
     _json(folder/'config.json', {'config': _jsonable(cfg)})
     seed_everything(seed)
     model, curve = DnDTransformer(cfg), _read_json(folder/'curve.json', [])
