@@ -14,8 +14,8 @@ from .core import default_device
 
 # %% auto #0
 __all__ = ['FORMAT', 'CheckpointError', 'rng_state', 'set_rng_state', 'safe_load', 'atomic_write', 'RunLock', 'config_dict',
-           'class_name', 'all_finite', 'save_checkpoint', 'read_checkpoint', 'check_config', 'load_checkpoint',
-           'build_model', 'load_model', 'export_safetensors', 'fingerprint']
+           'class_name', 'all_finite', 'save_checkpoint', 'read_checkpoint', 'with_added', 'check_config',
+           'load_checkpoint', 'build_model', 'load_model', 'export_safetensors', 'fingerprint']
 
 # %% ../nbs/03_checkpoint.ipynb #fc0082e4
 class CheckpointError(RuntimeError):
@@ -167,9 +167,15 @@ def read_checkpoint(path) -> dict:
                               "Retrain it, or read it with the version that wrote it.")
     return state
 
+def with_added(cfg_cls, config: dict) -> dict:
+    """`config` with the fields added to `cfg_cls` after files were first written (its `ADDED`: field -> the value every
+    older file was made with), where the file lacks them: an old file means what it meant when it was written."""
+    return {**getattr(cfg_cls, 'ADDED', {}), **config}
+
 def check_config(state: dict, model: nn.Module, path='checkpoint'):
     "Raise a `CheckpointError` naming every config field where the checkpoint and `model` differ."
     want, have = state.get('config'), config_dict(model)
+    if want is not None and getattr(model, 'config', None) is not None: want = with_added(type(model.config), want)
     if state.get('model_class') != class_name(model):
         raise CheckpointError(f"{path} holds a {state.get('model_class')}, not a {class_name(model)}.")
     if want is None or have is None or want == have: return
@@ -208,6 +214,7 @@ def build_model(name: str, config, classes, path='file') -> nn.Module:
         extra = sorted(set(config) - names) if isinstance(config, dict) else config
         raise CheckpointError(f"{path} has a config that {cfg_cls.__name__} does not know ({str(extra)[:200]}): it was "
                               "written by another version of dnd_nano.")
+    config = with_added(cfg_cls, config)
     try: return cls(cfg_cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()}))
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"{path} holds a config that cannot be built: {e}") from None

@@ -37,6 +37,8 @@ class DnDConfig:
     rope_base: float = 10000.0          # base of the rotary frequencies
     inject_scale: float = 4.0           # dnd only: h <- h + inject_scale * E[code] (1: the paper's plain sum; see below)
 
+    ADDED = {'inject_scale': 1.0}       # fields added after files were written: the value older files were made with
+
     def __post_init__(self):
         if self.variant not in VARIANTS: raise ValueError(f"variant={self.variant!r}: choose one of {VARIANTS}.")
         if not isinstance(self.grid, (tuple, list)) or len(self.grid) != 2:
