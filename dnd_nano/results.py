@@ -68,9 +68,10 @@ def plot_curves(res: dict):
     axs[1].set(xlabel='training FLOPs', xscale='log', ylabel='bits per image', title='at equal compute')
     axs[1].xaxis.set_minor_formatter(plt.NullFormatter())
     axs[0].legend(fontsize=7)
-    for ax in axs:
+    for ax in axs:  # from the lowest point to above the highest end: every curve ends in view, early steps may not
         lo = min((l.get_ydata().min() for l in ax.lines), default=0)
-        ax.set_ylim(lo * 0.97, lo * 1.6)
+        ends = max((l.get_ydata()[-1] for l in ax.lines), default=lo)
+        ax.set_ylim(lo * 0.97, max(lo * 1.3, ends * 1.08))
     fig.tight_layout(); return fig
 
 def plot_bars(res: dict):
