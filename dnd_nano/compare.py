@@ -348,7 +348,7 @@ def checked_config(a) -> CompareConfig:
     cc = compare_config(preset)
     if a.data and a.data != cc.data: raise CLIError(f"--data {a.data} but --preset {preset} is for {cc.data}: pick "
                                                     f"a preset for {a.data} ({DATA_PRESET[a.data]}), or leave one out.")
-    lists = ('tok_set', 'model_set', 'variants', 'placements')  # lists of strings, perhaps empty: 'placements='
+    lists = ('tok_set', 'model_set', 'variants', 'placements', 'inject_scales')  # lists, perhaps empty: 'placements='
     pairs = [p.split('=', 1) if '=' in p else (p, None) for p in a.set]
     kw = {k: tuple(x.strip() for x in v.split(',') if x.strip()) for k, v in pairs if k in lists and v is not None}
     if a.variants is not None: kw['variants'] = tuple(v.strip() for v in a.variants.split(',') if v.strip())

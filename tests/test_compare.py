@@ -36,7 +36,7 @@ def test_charts_comparison_scores_its_samples_with_the_chart_reader(tmp_path):
     res = run('-m', 'dnd_nano.compare', '--data', 'charts', '--out', str(out), '--variants', 'dnd,flat', '--set',
               'tok_steps=4', 'tok_batch=8', 'n_train=64', 'n_test=16', 'seeds=2', 'steps=6', 'batch_size=8', 'eval_every=3',
               'curve_n=8', 'n_samples=8', 'tok_set=channels=16,latent_dim=8,codebook_size=32,n_depth=2',
-              'model_set=n_layer=4,n_embd=32,n_head=2')
+              'model_set=n_layer=4,n_embd=32,n_head=2', 'inject_scales=')  # no plain-sum dnd-x1 run here
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     assert '| labels = bars |' in res.stdout
     r = json.loads((out/'results.json').read_text())
