@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from .core import console, default_device, seed_everything, whole_arg, whole_number
-from .checkpoint import RunLock, atomic_write, fingerprint, load_checkpoint, read_checkpoint
+from .checkpoint import RunLock, atomic_write, config_dict, fingerprint, load_checkpoint, read_checkpoint
 from .train import fit
 from .text import TextConfig, TextImages
 from .charts import ChartImages
@@ -185,7 +185,7 @@ def run_specs(cc: CompareConfig, tok_config) -> dict:
 # %% ../nbs/16_compare.ipynb #c0b4f5d0
 def _jsonable(cfg) -> dict:
     "A model config as its JSON record; `inject_scale` only for dnd, the one variant it acts on."
-    d = json.loads(json.dumps(dataclasses.asdict(cfg)))
+    d = config_dict(cfg)
     if cfg.variant != 'dnd': d.pop('inject_scale', None)
     return d
 
