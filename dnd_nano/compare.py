@@ -11,14 +11,14 @@ from pathlib import Path
 import numpy as np
 import torch
 from .core import console, default_device, seed_everything, whole_arg, whole_number
-from .checkpoint import RunLock, atomic_write, config_dict, fingerprint, load_checkpoint, read_checkpoint
+from .checkpoint import RunLock, atomic_write, config_dict, fingerprint, load_checkpoint, read_checkpoint, with_added
 from .train import fit
 from .text import TextConfig, TextImages
 from .charts import ChartImages
 from .tokenizer import RQVAE, RQVAEConfig
 from .depths import evaluate_tokenizer
 from .codes import encode_dataset, load_codes
-from .model import DnDConfig, DnDTransformer
+from .model import HEAD_SPREADS, DnDConfig, DnDTransformer
 from .sample import sample_images
 from .datasets import TOKENIZER_PRESET, load_cifar10, load_fashion_mnist
 from .eval import (heldout_ce, real_reference, sample_scores, text_sample_scores, train_classifier,
@@ -27,10 +27,9 @@ from .cli import CLIError, apply_overrides, out_folder
 from .results import format_table, write_figures
 
 # %% auto #0
-__all__ = ['DATA', 'RUN_VARIANTS', 'PLACEMENTS', 'COMPARE_PRESETS', 'DATA_PRESET', 'main', 'CompareConfig', 'even_spread',
-           'top_half', 'compare_config', 'images_of', 'tokenizer_config', 'prepare_tokenizer', 'model_config',
-           'run_specs', 'train_run', 'score_samples', 'references', 'summarize', 'compare', 'parse_args',
-           'checked_config', 'compare_main']
+__all__ = ['DATA', 'RUN_VARIANTS', 'PLACEMENTS', 'COMPARE_PRESETS', 'DATA_PRESET', 'main', 'CompareConfig', 'compare_config',
+           'images_of', 'tokenizer_config', 'prepare_tokenizer', 'model_config', 'run_specs', 'train_run',
+           'score_samples', 'references', 'summarize', 'compare', 'parse_args', 'checked_config', 'compare_main']
 
 # %% ../nbs/16_compare.ipynb #edea77df
 @dataclass
@@ -47,7 +46,7 @@ class CompareConfig:
     model: str = 'tiny'                # DnDConfig preset of every transformer
     model_set: tuple = ()              # overrides of every transformer's config, as 'field=value'
     variants: tuple = ('dnd', 'vertical', 'parallel', 'flat', 'rq', '1d')  # runs; '1d': flat on a D = 1 tokenizer
-    placements: tuple = ('even', 'top')  # dnd again with its heads placed so (where that differs from the default)
+    placements: tuple = ('even', 'top')  # dnd again with each head_spread named (where it differs from the default)
     inject_scales: tuple = (1.0,)      # dnd again with these injection scales (where they differ from the default)
     seeds: int = 3                     # seeds per run
     steps: int = 3000                  # training steps of every transformer
@@ -86,16 +85,7 @@ DATA = ('text', 'charts', 'fashion_mnist', 'cifar10')
 RUN_VARIANTS = ('dnd', 'vertical', 'parallel', 'flat', 'rq', '1d')
 
 # %% ../nbs/16_compare.ipynb #06dfa56a
-def even_spread(n_layer: int, n_depth: int) -> tuple:
-    "Heads spread evenly from the bottom, the last after the last layer (1-based)."
-    return tuple(max(1, round((d + 1) * n_layer / n_depth)) for d in range(n_depth))
-
-def top_half(n_layer: int, n_depth: int) -> tuple:
-    "Heads spread evenly over the top half of the layers, the last after the last layer (1-based)."
-    step = max(1.0, n_layer / (2 * n_depth))
-    return tuple(n_layer - math.floor((n_depth - 1 - d) * step + 0.5) for d in range(n_depth))
-
-PLACEMENTS = {'even': even_spread, 'top': top_half}
+PLACEMENTS = HEAD_SPREADS   # placements of the heads: DnDConfig.head_spread's choices, 'top' (the default) and 'even'
 
 # %% ../nbs/16_compare.ipynb #71eb87c9
 _CPU = ('n_layer=8', 'n_embd=96', 'rq_depth_layers=2')  # tiny made deeper and narrower: room for the heads to move
@@ -166,20 +156,20 @@ def prepare_tokenizer(cc, folder: Path, train, test, n_depth=None, device=None, 
 # %% ../nbs/16_compare.ipynb #bdaee3e5
 def model_config(cc: CompareConfig, spec: dict, tok_config, n_classes: int) -> DnDConfig:
     "The config of one run: the preset, the tokenizer's grid, depth and vocabulary, the run's variant and heads."
-    kw = {k: spec[k] for k in ('head_layers', 'inject_scale') if spec.get(k)}
+    kw = {k: spec[k] for k in ('head_layers', 'head_spread', 'inject_scale') if spec.get(k)}
     cfg = DnDConfig.from_tokenizer(tok_config, cc.model, variant=spec['variant'], n_classes=n_classes)
     return dataclasses.replace(apply_overrides(cfg, list(cc.model_set), 'model_set'), **kw)
 
 def run_specs(cc: CompareConfig, tok_config) -> dict:
-    "name -> {'variant', 'tokenizer' ('main' or 'd1'), and 'head_layers' or 'inject_scale'} of every run."
+    "name -> {'variant', 'tokenizer' ('main' or 'd1'), and 'head_spread' or 'inject_scale'} of every run."
     specs = {v: {'variant': 'flat', 'tokenizer': 'd1'} if v == '1d' else {'variant': v, 'tokenizer': 'main'}
              for v in cc.variants}
     base = model_config(cc, {'variant': 'dnd'}, tok_config, 0)
     for s in cc.inject_scales if 'dnd' in cc.variants else ():
         if s != base.inject_scale: specs[f'dnd-x{s:g}'] = {'variant': 'dnd', 'tokenizer': 'main', 'inject_scale': s}
     for p in cc.placements if 'dnd' in cc.variants else ():
-        hl = PLACEMENTS[p](base.n_layer, base.n_depth)
-        if hl != base.heads_after: specs[f'dnd@{p}'] = {'variant': 'dnd', 'tokenizer': 'main', 'head_layers': hl}
+        if PLACEMENTS[p](base.n_layer, base.n_depth) != base.heads_after:
+            specs[f'dnd@{p}'] = {'variant': 'dnd', 'tokenizer': 'main', 'head_spread': p}
     return specs
 
 # %% ../nbs/16_compare.ipynb #c0b4f5d0
@@ -189,12 +179,25 @@ def _jsonable(cfg) -> dict:
     if cfg.variant != 'dnd': d.pop('inject_scale', None)
     return d
 
+def _model_key(config: dict) -> dict | None:
+    """A config record in one form, to tell whether two records are of the same model: the fields added since it was
+    written filled in as they were then (`DnDConfig.ADDED`), the heads as the layers they sit after (for dnd and
+    vertical; however they were given), and the scale for dnd alone. None if it is no DnDConfig of this version."""
+    try: c = DnDConfig(**with_added(DnDConfig, config))
+    except (TypeError, ValueError): return None
+    d = config_dict(c)
+    d['head_layers'] = list(c.heads_after) if c.variant in ('dnd', 'vertical') else None
+    d.pop('head_spread')
+    if c.variant != 'dnd': d.pop('inject_scale')
+    return d
+
 def _same_model(rec: dict, cfg) -> bool:
     """Whether a run's record (its result.json or config.json) is of the model `cfg`. Records written before the
-    config was stored name only the variant and heads, and were all made with the plain injection (scale 1)."""
-    if 'config' in rec: return rec['config'] == _jsonable(cfg)
-    return (rec.get('variant') == cfg.variant and rec.get('heads_after') == list(cfg.heads_after)
-            and (cfg.variant != 'dnd' or cfg.inject_scale == 1))
+    config was stored name only the variant and heads, and were made before `inject_scale` existed."""
+    if 'config' in rec: return _model_key(rec['config']) == _model_key(config_dict(cfg))
+    heads = cfg.variant not in ('dnd', 'vertical') or rec.get('heads_after') == list(cfg.heads_after)  # others: unused
+    return (rec.get('variant') == cfg.variant and heads
+            and (cfg.variant != 'dnd' or cfg.inject_scale == DnDConfig.ADDED['inject_scale']))
 
 def train_run(cc, name, spec, seed, tok, out: Path, refs: dict, device=None, say=print) -> dict:
     "Train (or resume) one run with `fit`, record its curves, score it; returns its result (cached in its folder)."

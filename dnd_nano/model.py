@@ -14,10 +14,22 @@ from .gpt import Block, KVCache, RMSNorm, grid_positions, rope_table
 from .sample import generate
 
 # %% auto #0
-__all__ = ['VARIANTS', 'DnDConfig', 'class_labels', 'check_codes', 'DnDTransformer', 'randomize_heads']
+__all__ = ['VARIANTS', 'HEAD_SPREADS', 'even_spread', 'top_half', 'DnDConfig', 'class_labels', 'check_codes', 'DnDTransformer',
+           'randomize_heads']
 
 # %% ../nbs/09_model.ipynb #2ada0796
 VARIANTS = ('dnd', 'vertical', 'parallel', 'flat', 'rq')
+
+def even_spread(n_layer: int, n_depth: int) -> tuple:
+    "Heads spread evenly from the bottom, the last after the last layer (1-based)."
+    return tuple(max(1, round((d + 1) * n_layer / n_depth)) for d in range(n_depth))
+
+def top_half(n_layer: int, n_depth: int) -> tuple:
+    "Heads spread evenly over the top half of the layers, the last after the last layer (1-based)."
+    step = max(1.0, n_layer / (2 * n_depth))
+    return tuple(max(1, n_layer - math.floor((n_depth - 1 - d) * step + 0.5)) for d in range(n_depth))
+
+HEAD_SPREADS = {'top': top_half, 'even': even_spread}   # head_spread -> where the heads sit
 
 @dataclass
 class DnDConfig:
@@ -25,7 +37,8 @@ class DnDConfig:
     vocab_size: int = 512               # codes per codebook of the tokenizer
     grid: tuple = (8, 8)                # (H, W) of the code grid
     n_depth: int = 4                    # D: codes per grid position
-    head_layers: tuple | None = None    # 1-based layer after which head d sits (dnd, vertical); None: evenly spread
+    head_layers: tuple | None = None    # 1-based layer after which head d sits (dnd, vertical); None: head_spread
+    head_spread: str = 'top'            # without head_layers: 'top' (top half of the layers) or 'even' (from the bottom)
     n_layer: int = 8                    # transformer layers; rq splits them between its two transformers
     rq_depth_layers: int = 2            # rq only: layers of the depth transformer, taken from n_layer
     n_head: int = 8                     # attention heads
@@ -37,7 +50,7 @@ class DnDConfig:
     rope_base: float = 10000.0          # base of the rotary frequencies
     inject_scale: float = 4.0           # dnd only: h <- h + inject_scale * E[code] (1: the paper's plain sum; see below)
 
-    ADDED = {'inject_scale': 1.0}       # fields added after files were written: the value older files were made with
+    ADDED = {'inject_scale': 1.0, 'head_spread': 'even'}  # fields added after files were written: their value then
 
     def __post_init__(self):
         if self.variant not in VARIANTS: raise ValueError(f"variant={self.variant!r}: choose one of {VARIANTS}.")
@@ -59,6 +72,8 @@ class DnDConfig:
         if isinstance(self.inject_scale, bool) or not isinstance(self.inject_scale, (int, float)) \
                 or not 0 < self.inject_scale < math.inf:
             raise ValueError(f"inject_scale={self.inject_scale!r} must be a finite number above 0.")
+        if self.head_spread not in HEAD_SPREADS:
+            raise ValueError(f"head_spread={self.head_spread!r}: choose one of {tuple(HEAD_SPREADS)}.")
         if self.head_layers is not None:
             if not isinstance(self.head_layers, (tuple, list)):
                 raise ValueError(f"head_layers={self.head_layers!r} must be a tuple of layers, or None.")
@@ -80,9 +95,9 @@ class DnDConfig:
 
     @property
     def heads_after(self) -> tuple:
-        "The 1-based layer after which each head sits: `head_layers`, or an even spread ending at the last layer."
+        "The 1-based layer after which each head sits: `head_layers`, or `head_spread`'s layers."
         if self.head_layers is not None: return self.head_layers
-        return tuple(max(1, round((d + 1) * self.n_layer / self.n_depth)) for d in range(self.n_depth))
+        return HEAD_SPREADS[self.head_spread](self.n_layer, self.n_depth)
 
     @property
     def seq_len(self) -> int:
@@ -117,7 +132,7 @@ class DnDConfig:
 
     @classmethod
     def nano(cls, **kw):
-        "The benchmark preset: 256 wide, 8 layers, 8x8x4 codes, heads after 2, 4, 6, 8 (even), 10 classes."
+        "The benchmark preset: 256 wide, 8 layers, 8x8x4 codes, heads after 5, 6, 7, 8 (top half), 10 classes."
         return cls(**{**dict(vocab_size=512, grid=(8, 8), n_depth=4, n_layer=8,
                              rq_depth_layers=2, n_head=8, n_embd=256, n_classes=10), **kw})
 
