@@ -72,7 +72,7 @@ class DnDConfig:
         if isinstance(self.inject_scale, bool) or not isinstance(self.inject_scale, (int, float)) \
                 or not 0 < self.inject_scale < math.inf:
             raise ValueError(f"inject_scale={self.inject_scale!r} must be a finite number above 0.")
-        if self.head_spread not in HEAD_SPREADS:
+        if not isinstance(self.head_spread, str) or self.head_spread not in HEAD_SPREADS:
             raise ValueError(f"head_spread={self.head_spread!r}: choose one of {tuple(HEAD_SPREADS)}.")
         if self.head_layers is not None:
             if not isinstance(self.head_layers, (tuple, list)):
