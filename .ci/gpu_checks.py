@@ -29,7 +29,7 @@ def stage_args(name: str, out: Path, device: str, quick: bool, again: list) -> l
     "The command line of one stage."
     if name == 'compare':
         a = ['--preset', 'test' if quick else 'gpu', '--out', str(out/'compare'), '--device', device, *again]
-        return a + (['--variants', 'dnd,1d', '--set', 'seeds=1', 'placements=even'] if quick else ['--jobs', '4'])
+        return a + (['--variants', 'dnd,1d', '--set', 'seeds=1', 'placements='] if quick else ['--jobs', '4'])
     if name == 'bench':
         a = ['--preset', 'toy' if quick else 'large', '--device', device, '--json', str(out/'bench.json')]
         return a + (['--no-amp', '--no-compile', '--steps', '1', '--sample-reps', '1'] if quick else ['--amp', '--compile'])
