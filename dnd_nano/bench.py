@@ -19,8 +19,8 @@ from .train import FUSED_ADAMW, TrainingStep
 
 # %% auto #0
 __all__ = ['PEAK_BF16_TFLOPS', 'main', 'MATMUL_OPS', 'train_flops_per_image', 'peak_tflops', 'cpu_train_memory', 'peak_rss_mb',
-           'bench_training', 'bench_sampling', 'bench_variant', 'run_bench', 'format_table', 'parse_args', 'bench_main',
-           'plot_bench', 'profile_step', 'plot_profile', 'profile_train_step']
+           'bench_training', 'decoder_list', 'bench_sampling', 'bench_variant', 'run_bench', 'format_table',
+           'parse_args', 'bench_main', 'plot_bench', 'profile_step', 'plot_profile', 'profile_train_step']
 
 # %% ../nbs/11_bench.ipynb #da6739a7
 def train_flops_per_image(cfg: DnDConfig) -> float:
@@ -98,10 +98,19 @@ def bench_training(cfg: DnDConfig, device, batch: int = 32, steps: int = 5, warm
     opt.state.clear()  # free the moments before sampling
     return out, model.eval()
 
+def decoder_list(decoder) -> tuple:
+    "The static decoding steps named by `decoder`: None, one name, names separated by commas, or a list (maybe empty)."
+    if decoder is None or (not isinstance(decoder, str) and len(decoder) == 0): return ()
+    names = [d.strip() for d in decoder.split(',')] if isinstance(decoder, str) else list(decoder)
+    choices = [d for d in DECODERS if d != 'plain']
+    if not names or any(d not in choices for d in names):
+        raise ValueError(f"decoder={decoder!r}: choose among {', '.join(choices)} (several: separated by commas).")
+    return tuple(dict.fromkeys(names))  # each once, in the order given
+
 def bench_sampling(models: dict, device, sample_batch: int = 8, sample_reps: int = 3, amp: bool = False,
                    cfg_scale: float = 1.0, no_cache=('dnd',), decoder: str | None = None, seed: int = 0) -> dict:
     """Seconds to sample `sample_batch` images with each of `models` ({name: model}), in turns (see above): with the KV
-    cache, without it for the names in `no_cache` (one run), and with the static step `decoder` where given."""
+    cache, without it for the names in `no_cache` (one run), and with each static step of `decoder` where given."""
     amp_ctx = lambda: torch.autocast(device.type, torch.bfloat16, enabled=amp)
     def sample(model, **kw):
         nc = model.config.n_classes
@@ -109,7 +118,8 @@ def bench_sampling(models: dict, device, sample_batch: int = 8, sample_reps: int
         g = torch.Generator(device=device).manual_seed(seed)
         with amp_ctx(): generate(model, cond, n=sample_batch, cfg_scale=cfg_scale, generator=g, **kw)
     runs = {(name, 'sample_s'): (m, {}) for name, m in models.items()}
-    if decoder: runs.update({(name, f'sample_s_{decoder}'): (m, {'decoder': decoder}) for name, m in models.items()})
+    for dec in decoder_list(decoder):
+        runs.update({(name, f'sample_s_{dec}'): (m, {'decoder': dec}) for name, m in models.items()})
     times = {key: [] for key in runs}
     with torch._dynamo.config.patch(recompile_limit=64):  # one compiled step per model (and per depth for flat)
         for m, kw in runs.values(): sample(m, **kw)             # warm-up: compiles or captures the static steps
@@ -144,20 +154,21 @@ def run_bench(preset: str = 'nano', variants=VARIANTS, device=None, batch: int =
     DnDConfig.preset(preset)  # raises for an unknown preset
     bad = [v for v in variants if v not in VARIANTS]
     if bad: raise ValueError(f"Unknown variants {bad}: choose among {list(VARIANTS)}.")
-    if decoder not in (None, *DECODERS): raise ValueError(f"decoder={decoder!r}: choose one of {', '.join(DECODERS)}.")
+    decs = decoder_list(decoder)
     device = default_device(device)
-    if decoder == 'graph' and device.type != 'cuda': raise ValueError(f"decoder='graph' needs CUDA, not {device}: use 'compile'.")
+    if 'graph' in decs and device.type != 'cuda': raise ValueError(f"decoder='graph' needs CUDA, not {device}: use 'compile'.")
+    if 'frozen' in decs and device.type != 'cpu': raise ValueError(f"decoder='frozen' is for the CPU, not {device}.")
     threads_before = torch.get_num_threads()
     tf32_before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     if threads: torch.set_num_threads(threads)
     try: return _run(preset, variants, device, batch, steps, warmup, sample_batch, sample_reps, compile, amp,
-                     cfg_scale, peak, seed, progress, decoder)
+                     cfg_scale, peak, seed, progress, decs)
     finally:  # leave the process's settings as they were
         torch.set_num_threads(threads_before)
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32_before
 
 def _run(preset, variants, device, batch, steps, warmup, sample_batch, sample_reps, compile, amp, cfg_scale, peak,
-         seed, progress, decoder):
+         seed, progress, decs):
     cuda = device.type == 'cuda'
     if cuda: torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     name = torch.cuda.get_device_name(device) if cuda else platform.processor() or platform.machine()
@@ -167,7 +178,7 @@ def _run(preset, variants, device, batch, steps, warmup, sample_batch, sample_re
     res = {'preset': preset, 'config': dataclasses.asdict(DnDConfig.preset(preset)), 'device': str(device),
            'device_name': name, 'torch': torch.__version__, 'threads': torch.get_num_threads(), 'batch': batch,
            'steps': steps, 'warmup': warmup, 'sample_batch': sample_batch, 'sample_reps': sample_reps, 'amp_bf16': amp,
-           'compile': compile, 'cfg_scale': cfg_scale, 'peak_tflops': peak, 'decoder': decoder,
+           'compile': compile, 'cfg_scale': cfg_scale, 'peak_tflops': peak, 'decoder': ','.join(decs) or None,
            'memory_kind': 'cuda max_memory_allocated' if cuda else
                           'estimate: saved activations + weights, grads and AdamW moments (see peak_rss_mb for the process)',
            'variants': {}}
@@ -178,10 +189,10 @@ def _run(preset, variants, device, batch, steps, warmup, sample_batch, sample_re
                                                        compile, amp, peak, seed)
         if progress: print(f'{v} training: {time.perf_counter() - t0:.1f} s', file=sys.stderr, flush=True)
     t0 = time.perf_counter()
-    for v, r in bench_sampling(models, device, sample_batch, sample_reps, amp, cfg_scale, ('dnd',), decoder, seed).items():
+    for v, r in bench_sampling(models, device, sample_batch, sample_reps, amp, cfg_scale, ('dnd',), decs, seed).items():
         cfg = models[v].config
         r['sample_images_per_s'] = sample_batch / r['sample_s']
-        if decoder: r[f'sample_images_per_s_{decoder}'] = sample_batch / r[f'sample_s_{decoder}']
+        for dec in decs: r[f'sample_images_per_s_{dec}'] = sample_batch / r[f'sample_s_{dec}']
         r['sample_steps'] = cfg.grid[0] * cfg.grid[1] * {'flat': cfg.n_depth, 'rq': 1 + cfg.n_depth}.get(v, 1)  # sequential forwards
         res['variants'][v].update(r)
     if progress: print(f'sampling: {time.perf_counter() - t0:.1f} s', file=sys.stderr, flush=True)
@@ -193,7 +204,7 @@ def _run(preset, variants, device, batch, steps, warmup, sample_batch, sample_re
         r['train_per_image_dnd_over_flat'] = vs['dnd']['train_s_per_image'] / vs['flat']['train_s_per_image']
     if 'dnd' in vs:
         r['cache_speedup_dnd'] = vs['dnd']['sample_s_no_cache'] / vs['dnd']['sample_s']
-        if decoder: r[f'{decoder}_speedup_dnd'] = vs['dnd']['sample_s'] / vs['dnd'][f'sample_s_{decoder}']
+        for dec in decs: r[f'{dec}_speedup_dnd'] = vs['dnd']['sample_s'] / vs['dnd'][f'sample_s_{dec}']
     res['ratios'] = r
     return res
 
@@ -205,8 +216,8 @@ def format_table(res: dict) -> str:
             ('compiled s', '{:.3f}', 'train_step_s_compiled'), ('sample s', '{:.3f}', 'sample_s'),
             ('no cache s', '{:.3f}', 'sample_s_no_cache'), ('mem MB', '{:.0f}', 'peak_mem_mb'),
             ('MFU', '{:.1%}', 'mfu'), ('MFU comp.', '{:.1%}', 'mfu_compiled')]
-    dec = res.get('decoder')
-    if dec: cols.insert(cols.index(('no cache s', '{:.3f}', 'sample_s_no_cache')), (f'{dec} s', '{:.3f}', f'sample_s_{dec}'))
+    at = cols.index(('no cache s', '{:.3f}', 'sample_s_no_cache'))
+    cols[at:at] = [(f'{dec} s', '{:.3f}', f'sample_s_{dec}') for dec in decoder_list(res.get('decoder'))]
     rows = list(res['variants'].values())
     cols = [c for c in cols if any(c[2] in r for r in rows)]
     def cell(r, fmt, key):
@@ -239,8 +250,9 @@ def parse_args(argv=None):
     p.add_argument('--amp', action=argparse.BooleanOptionalAction, default=None,
                    help='bf16 autocast (default: on CUDA with bf16)')
     p.add_argument('--peak-tflops', type=real_arg(0, lo_open=True), default=None, help='device bf16 peak for MFU (default: from a table)')
-    p.add_argument('--decoder', default=None, choices=[d for d in DECODERS if d != 'plain'],
-                   help='also time sampling with this static decoding step (compile; graph on CUDA)')
+    p.add_argument('--decoder', default=None,
+                   help='also time sampling with these static decoding steps, e.g. compile,frozen (frozen on the CPU, '
+                        'graph on CUDA)')
     p.add_argument('--seed', type=whole_arg(0), default=0)
     p.add_argument('--json', default=None, metavar='PATH', help='also write the figures as JSON to PATH')
     return p.parse_args(argv)

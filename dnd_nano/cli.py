@@ -315,12 +315,14 @@ def sample_main(argv=None):
     p.add_argument('--cfg-scale', type=real_arg(), default=1.0, help='classifier-free guidance (1: none)')
     p.add_argument('--batch-size', type=whole_arg(1), default=64, help='images sampled at once')
     p.add_argument('--decoder', default='plain', choices=DECODERS,
-                   help="decoding step: plain, or the static step as is, compiled, or as a CUDA graph (see 10_sample)")
+                   help="decoding step: plain, or the static step as is, compiled, compiled with frozen weights (CPU), "
+                        "or as a CUDA graph (see 10_sample)")
     p.add_argument('--out', default='samples.png'); p.add_argument('--device', default=None)
     a = p.parse_args(argv)
     out = out_file(a.out, '--out', IMAGE_TYPES)
     device = default_device(a.device)
     if a.decoder == 'graph' and device.type != 'cuda': raise CLIError(f"--decoder graph needs CUDA, not {device}: use compile.")
+    if a.decoder == 'frozen' and device.type != 'cpu': raise CLIError(f"--decoder frozen is for the CPU, not {device}: use graph.")
     model = load_model(a.model, DnDTransformer, device=device)
     tok_path = a.tokenizer or _tokenizer_of(Path(a.model))
     tok = load_model(tok_path, RQVAE, device=device)

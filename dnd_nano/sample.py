@@ -4,13 +4,13 @@
 
 # %% ../nbs/10_sample.ipynb #eec55056
 from __future__ import annotations
-import functools, math
+import functools, importlib.util, itertools, math, weakref
 import torch
 from .core import whole_number
 
 # %% auto #0
 __all__ = ['DECODERS', 'sample_logits', 'per_depth', 'Picker', 'decode', 'generate', 'sample_images', 'static_step',
-           'compiled_step', 'cuda_graph_step', 'decode_static']
+           'frozen_options', 'compiled_step', 'weights_key', 'thaw_if_changed', 'cuda_graph_step', 'decode_static']
 
 # %% ../nbs/10_sample.ipynb #8de09f43
 def sample_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
@@ -80,7 +80,8 @@ def generate(model, cond=None, n: int | None = None, temperature=1.0, top_k=0, t
              cfg_scale: float = 1.0, generator: torch.Generator | None = None, use_cache: bool = True,
              decoder: str = 'plain') -> torch.Tensor:
     """Sample codes (B, H, W, D). Settings may be per-depth lists; temperature 0 is argmax; cfg_scale 1 is no guidance.
-    `decoder`: 'plain' (the loop above), or a static step: 'static', 'compile' or 'graph' (CUDA), see below."""
+    `decoder`: 'plain' (the loop above), or a static step: 'static', 'compile', 'frozen' (CPU) or 'graph' (CUDA),
+    see below."""
     cfg, D = model.config, model.D
     device = next(model.parameters()).device
     temps = per_depth(temperature, D, 'temperature', lambda t: 0 <= t < math.inf)
@@ -102,6 +103,9 @@ def generate(model, cond=None, n: int | None = None, temperature=1.0, top_k=0, t
         raise ValueError(f"decoder={decoder!r} decodes with a static KV cache: use_cache=False needs decoder='plain'.")
     if decoder == 'graph' and device.type != 'cuda':
         raise ValueError(f"decoder='graph' captures CUDA graphs, but the model is on {device}: use decoder='compile'.")
+    if decoder == 'frozen' and device.type != 'cpu':
+        raise ValueError(f"decoder='frozen' is tuned for the CPU, but the model is on {device}: use decoder='graph' "
+                         "(CUDA) or 'compile'.")
     guided = cfg_scale != 1.0
     if guided and (cfg.n_classes == 0 or cond is None):
         raise ValueError(f"cfg_scale={cfg_scale} needs a class-conditional model (n_classes > 0) and labels in cond.")
@@ -138,7 +142,7 @@ def sample_images(model, tokenizer, cond=None, n: int | None = None, depth: int 
     return torch.cat(out)
 
 # %% ../nbs/10_sample.ipynb #64004c16
-DECODERS = ('plain', 'static', 'compile', 'graph')
+DECODERS = ('plain', 'static', 'compile', 'frozen', 'graph')
 
 def static_step(model, cache, pick, x, pos, us, depths):
     "One decoding step, a function of tensors with the same shapes at every step: the codes (B, k) of step `pos`."
@@ -149,13 +153,39 @@ def static_step(model, cache, pick, x, pos, us, depths):
     codes = torch.zeros(x.shape[0], 1, len(depths), dtype=torch.long, device=x.device)
     return model.step(x, codes, pick_next, cache, pos)
 
+def frozen_options() -> dict:
+    """The compiler's settings of the `'frozen'` step, for the CPU: the weights frozen into the graphs, each matrix
+    product from the compiler's own C++ kernel for its shape where timing it against the library's call shows that it
+    wins, and the code that calls the kernels written in C++ rather than Python."""
+    opts = {'freezing': True, 'max_autotune': True, 'cpp_wrapper': True}
+    if importlib.util.find_spec('torch._inductor.codegen.cpp_gemm_template'):  # the C++ matrix kernels (recent torch)
+        opts['max_autotune_gemm_backends'] = 'CPP,ATEN'
+    return opts
+
 @functools.cache
-def compiled_step():
-    "`static_step` under `torch.compile`, made once per process: its graphs are kept per model and kind of step."
-    step = torch.compile(static_step, dynamic=False, fullgraph=True)
-    def run(*args):
-        with torch._dynamo.config.patch(recompile_limit=64): return step(*args)  # room for many models' graphs
+def compiled_step(frozen: bool = False):
+    """`static_step` under `torch.compile`, made once per process (once more with `frozen_options`): its graphs are
+    kept per model and kind of step."""
+    import torch._inductor.config as inductor
+    step, options = torch.compile(static_step, dynamic=False, fullgraph=True), frozen_options() if frozen else {}
+    def run(*args):  # the settings as a patch around the call: passed as `options=` they did not reach the kernels
+        with torch._dynamo.config.patch(recompile_limit=64), inductor.patch(options): return step(*args)
     return run
+
+_frozen_weights = weakref.WeakKeyDictionary()  # model -> its weights as its frozen graphs hold them
+
+def weights_key(model) -> tuple:
+    "Which tensors hold `model`'s weights and buffers, where their data lies, and how often each was changed in place."
+    return tuple((id(t), t.data_ptr(), t._version) for t in itertools.chain(model.parameters(), model.buffers()))
+
+def thaw_if_changed(model):
+    """Frozen graphs hold the weights they were compiled with. If `model`'s weights changed since its graphs were made
+    (training, `load_state_dict`), drop every compiled graph (`torch.compiler.reset`), so that the next frozen step
+    compiles again, with the weights as they are now."""
+    key = weights_key(model)
+    if _frozen_weights.get(model, key) != key:
+        torch.compiler.reset(); _frozen_weights.clear()
+    _frozen_weights[model] = key
 
 def cuda_graph_step():
     "A `static_step` that captures one CUDA graph per kind of step at its first call, and replays it afterwards."
@@ -178,11 +208,14 @@ def cuda_graph_step():
     return run
 
 def decode_static(model, start, pick, decoder: str = 'compile') -> torch.Tensor:
-    "`decode` with a static cache: the step run as is ('static'), compiled ('compile') or as a CUDA graph ('graph')."
+    """`decode` with a static cache: the step run as is ('static'), compiled ('compile'), compiled with frozen weights
+    and tuned matrix kernels ('frozen') or as a CUDA graph ('graph')."""
     B, S, k, D = start.shape[0], model.n_steps, model.codes_per_step, model.D
     codes = torch.zeros(B, S, k, dtype=torch.long, device=start.device)
     cache = model.new_cache(static=True)
-    step = compiled_step() if decoder == 'compile' else cuda_graph_step() if decoder == 'graph' else static_step
+    if decoder == 'frozen': thaw_if_changed(model)
+    step = {'static': static_step, 'compile': compiled_step(), 'frozen': compiled_step(frozen=True),
+            'graph': cuda_graph_step()}[decoder]
     for t in range(S):
         depths = (t % D,) if k == 1 else tuple(range(D))              # the depths drawn at step t
         us = tuple(pick.uniforms(d, start.device) for d in depths)    # as many draws, in the same order, as `decode`
