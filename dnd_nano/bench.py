@@ -281,7 +281,7 @@ if __name__ == '__main__': sys.exit(main())
 
 # %% ../nbs/11_bench.ipynb #c4f298bf
 def plot_bench(res: dict, title: str | None = None):
-    "Bars of training ms per image and sampling seconds per variant (and without the cache, where measured)."
+    "Bars of training ms per image and sampling seconds per variant (and without the cache, and with static steps, where measured)."
     vs = res['variants']
     names = list(vs)
     fig, axs = plt.subplots(1, 2, figsize=(7, 0.45 * len(names) + 1.2))
@@ -290,6 +290,9 @@ def plot_bench(res: dict, title: str | None = None):
     axs[1].barh(names, [vs[v]['sample_s'] for v in names], color='C1', label='KV cache')
     nc = [vs[v].get('sample_s_no_cache', 0) for v in names]
     if any(nc): axs[1].barh(names, nc, color='C1', alpha=0.3, label='no cache')
+    decs = sorted(decoder_list(res.get('decoder')), key=lambda d: -sum(vs[v].get(f'sample_s_{d}', 0) for v in names))
+    for i, dec in enumerate(decs):  # the slower first, so that the faster is drawn over it
+        axs[1].barh(names, [vs[v].get(f'sample_s_{dec}', 0) for v in names], color=f'C{i + 2}', label=dec, height=0.5)
     axs[1].set(xlabel='seconds', title=f"sampling {res['sample_batch']} images"); axs[1].legend(fontsize=7)
     for ax in axs: ax.invert_yaxis()
     fig.suptitle(title or f"{res['preset']} preset on {res['device']}, {res['threads']} threads", fontsize=9)

@@ -10,7 +10,8 @@ from .core import whole_number
 
 # %% auto #0
 __all__ = ['DECODERS', 'sample_logits', 'per_depth', 'Picker', 'decode', 'generate', 'sample_images', 'static_step',
-           'frozen_options', 'compiled_step', 'weights_key', 'thaw_if_changed', 'cuda_graph_step', 'decode_static']
+           'frozen_options', 'frozen_static_step', 'compiled_step', 'weights_key', 'thaw_if_changed', 'cuda_graph_step',
+           'decode_static']
 
 # %% ../nbs/10_sample.ipynb #8de09f43
 def sample_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
@@ -162,12 +163,17 @@ def frozen_options() -> dict:
         opts['max_autotune_gemm_backends'] = 'CPP,ATEN'
     return opts
 
+def frozen_static_step(*args):
+    "`static_step` under a name of its own: the compiler keeps the graphs of each function apart, frozen or not."
+    return static_step(*args)
+
 @functools.cache
 def compiled_step(frozen: bool = False):
-    """`static_step` under `torch.compile`, made once per process (once more with `frozen_options`): its graphs are
-    kept per model and kind of step."""
+    """`static_step` under `torch.compile`, made once per process (once more, as `frozen_static_step`, with
+    `frozen_options`): its graphs are kept per model and kind of step."""
     import torch._inductor.config as inductor
-    step, options = torch.compile(static_step, dynamic=False, fullgraph=True), frozen_options() if frozen else {}
+    fn, options = (frozen_static_step, frozen_options()) if frozen else (static_step, {})
+    step = torch.compile(fn, dynamic=False, fullgraph=True)
     def run(*args):  # the settings as a patch around the call: passed as `options=` they did not reach the kernels
         with torch._dynamo.config.patch(recompile_limit=64), inductor.patch(options): return step(*args)
     return run
