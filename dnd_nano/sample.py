@@ -155,9 +155,9 @@ def static_step(model, cache, pick, x, pos, us, depths):
     return model.step(x, codes, pick_next, cache, pos)
 
 def frozen_options() -> dict:
-    """The compiler's settings of the `'frozen'` step, for the CPU: the weights frozen into the graphs, each matrix
-    product from the compiler's own C++ kernel for its shape where timing it against the library's call shows that it
-    wins, and the code that calls the kernels written in C++ rather than Python."""
+    """The compiler's settings of the `'frozen'` step, for the CPU: the weights frozen into the graphs (and packed once),
+    each matrix product from the library or from the compiler's own C++ kernel for its shape, whichever its timing
+    shows to be faster, and the code that calls the kernels written in C++ rather than Python."""
     opts = {'freezing': True, 'max_autotune': True, 'cpp_wrapper': True}
     if importlib.util.find_spec('torch._inductor.codegen.cpp_gemm_template'):  # the C++ matrix kernels (recent torch)
         opts['max_autotune_gemm_backends'] = 'CPP,ATEN'
