@@ -100,10 +100,10 @@ def bench_training(cfg: DnDConfig, device, batch: int = 32, steps: int = 5, warm
 
 def decoder_list(decoder) -> tuple:
     "The static decoding steps named by `decoder`: None, one name, names separated by commas, or a list (maybe empty)."
-    if decoder is None or (not isinstance(decoder, str) and len(decoder) == 0): return ()
-    names = [d.strip() for d in decoder.split(',')] if isinstance(decoder, str) else list(decoder)
+    if decoder is None: return ()
+    names = [d.strip() for d in (decoder.split(',') if isinstance(decoder, str) else decoder)]
     choices = [d for d in DECODERS if d != 'plain']
-    if not names or any(d not in choices for d in names):
+    if any(d not in choices for d in names):
         raise ValueError(f"decoder={decoder!r}: choose among {', '.join(choices)} (several: separated by commas).")
     return tuple(dict.fromkeys(names))  # each once, in the order given
 

@@ -220,8 +220,8 @@ def decode_static(model, start, pick, decoder: str = 'compile') -> torch.Tensor:
     codes = torch.zeros(B, S, k, dtype=torch.long, device=start.device)
     cache = model.new_cache(static=True)
     if decoder == 'frozen': thaw_if_changed(model)
-    step = {'static': static_step, 'compile': compiled_step(), 'frozen': compiled_step(frozen=True),
-            'graph': cuda_graph_step()}[decoder]
+    step = (static_step if decoder == 'static' else cuda_graph_step() if decoder == 'graph' else
+            compiled_step(frozen=decoder == 'frozen'))
     for t in range(S):
         depths = (t % D,) if k == 1 else tuple(range(D))              # the depths drawn at step t
         us = tuple(pick.uniforms(d, start.device) for d in depths)    # as many draws, in the same order, as `decode`
