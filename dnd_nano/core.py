@@ -4,14 +4,17 @@
 
 # %% ../nbs/00_core.ipynb #c5108c3e
 from __future__ import annotations
-import argparse, math, os, random, sys, time, statistics, traceback
+import argparse, dataclasses, math, os, random, sys, time, statistics, traceback
+from pathlib import Path
 import numpy as np
 import torch
 import matplotlib.pyplot as plt
 
 # %% auto #0
 __all__ = ['default_device', 'seed_everything', 'show_images', 'psnr', 'sync', 'median_time', 'num_params', 'check_images',
-           'image_batch', 'DataNotFoundError', 'whole_number', 'preset_of', 'whole_arg', 'real_arg', 'console']
+           'image_batch', 'DataNotFoundError', 'whole', 'real', 'one_of', 'maybe', 'check_fields', 'whole_number',
+           'preset_of', 'whole_arg', 'real_arg', 'console', 'CLIError', 'apply_overrides', 'out_folder', 'out_file',
+           'per_depth_arg']
 
 # %% ../nbs/00_core.ipynb #bc1c5e92
 def default_device(device: str | torch.device | None = None) -> torch.device:
@@ -132,15 +135,57 @@ class DataNotFoundError(FileNotFoundError):
     "A data set is not on this machine and cannot be fetched; the message says where to put it or how to get it."
 
 # %% ../nbs/00_core.ipynb #669f1bf7
+def whole(lo: int = 0, hi: int | None = None):
+    "A rule: a whole number in lo..hi (a bool, a float or a string is not one), returned as an int."
+    what = f"a whole number, at least {lo}" if hi is None else f"a whole number in {lo}..{hi}"
+    def rule(v, name: str) -> int:
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= (math.inf if hi is None else hi):
+            raise ValueError(f"{name}={v!r} must be {what}.")
+        return int(v)
+    return rule
+
+def real(lo: float = -math.inf, hi: float = math.inf, lo_open: bool = False, hi_open: bool = False,
+         hint: str = ''):
+    "A rule: a finite real number from lo to hi (an open end excluded), returned as a float."
+    if lo > -math.inf and hi < math.inf: what = f"a number in {'(['[not lo_open]}{lo:g}, {hi:g}{')]'[not hi_open]}"
+    elif lo > -math.inf: what = f"a finite number {'above' if lo_open else 'at least'} {lo:g}"
+    elif hi < math.inf: what = f"a finite number {'below' if hi_open else 'at most'} {hi:g}"
+    else: what = "a finite number"
+    def rule(v, name: str) -> float:
+        ok = not isinstance(v, bool) and isinstance(v, (int, float, np.integer, np.floating))
+        if not (ok and math.isfinite(v) and lo <= v <= hi and not (lo_open and v == lo)
+                and not (hi_open and v == hi)):
+            raise ValueError(f"{name}={v!r} must be {what}{hint}.")
+        return float(v)
+    return rule
+
+def one_of(*choices):
+    "A rule: one of `choices`."
+    def rule(v, name: str):
+        if not any(v == c and type(v) is type(c) for c in choices):
+            raise ValueError(f"{name}={v!r}: choose one of {', '.join(map(str, choices))}.")
+        return v
+    return rule
+
+def maybe(rule):
+    "A rule: None, or what `rule` allows."
+    def maybe_rule(v, name: str):
+        try: return None if v is None else rule(v, name)
+        except ValueError as e: raise ValueError(str(e).replace(' must be ', ' must be None or ', 1)) from None
+    return maybe_rule
+
+def check_fields(obj, **rules):
+    "Apply `rules` (field name -> rule) to the fields of `obj`, keeping the values they return."
+    for name, rule in rules.items(): setattr(obj, name, rule(getattr(obj, name), name))
+
 def whole_number(value, name: str, lo: int = 0) -> int:
-    "`value` as an int if it is a whole number >= `lo` (a bool or a float is not), else a ValueError naming `name`."
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
-        raise ValueError(f"{name}={value!r} must be a whole number, at least {lo}.")
-    return int(value)
+    "`value` as an int if it is a whole number >= `lo`: the rule `whole(lo)` applied once."
+    return whole(lo)(value, name)
 
 def preset_of(cls, name: str, kind: str, **kw):
-    "`cls.<name>(**kw)`, where `name` is one of `cls.PRESETS` (the config's named presets); a ValueError otherwise."
-    if name not in cls.PRESETS: raise ValueError(f"No {kind} preset {name!r}: choose one of {', '.join(cls.PRESETS)}.")
+    "`cls.<name>(**kw)`, where `name` is one of `cls.PRESETS` (the config's named presets)."
+    if name not in cls.PRESETS:
+        raise ValueError(f"No {kind} preset {name!r}: choose one of {', '.join(cls.PRESETS)}.")
     return getattr(cls, name)(**kw)
 
 # %% ../nbs/00_core.ipynb #47ce6ab2
@@ -183,3 +228,63 @@ def console(main, name: str):
         return 0
     run.__doc__ = main.__doc__
     return run
+
+# %% ../nbs/00_core.ipynb #48623d45
+class CLIError(ValueError):
+    "A bad command-line argument; the console scripts print its message and exit with status 2."
+
+def _convert(value: str, default, name: str, flag: str, type_str: str):
+    "Parse `value` like the field's current value `default`; 'none' gives None where the field allows it."
+    if 'None' in type_str and value.lower() == 'none': return None
+    try:
+        if isinstance(default, bool) or value.lower() in ('true', 'false'):
+            if value.lower() not in ('true', 'false', '1', '0'): raise ValueError
+            return value.lower() in ('true', '1')
+        if isinstance(default, tuple) or (default is None and 'tuple' in type_str):
+            kind = type(default[0]) if default else int
+            return tuple(kind(v) for v in value.split(','))
+        if isinstance(default, int): return int(value)
+        if isinstance(default, float): return float(value)
+        if default is None:
+            for t in (int, float):
+                try: return t(value)
+                except ValueError: pass
+        return value
+    except ValueError:
+        raise CLIError(f"{flag} {name}={value}: {value!r} is not a valid {type(default).__name__}.") from None
+
+def apply_overrides(cfg, pairs, flag='--set'):
+    "Return a copy of dataclass `cfg` with `field=value` strings applied; the config's own checks name a bad value."
+    fields = {f.name: f for f in dataclasses.fields(cfg)}
+    kw = {}
+    for pair in pairs or []:
+        if '=' not in pair: raise CLIError(f"{flag} {pair}: write it as field=value.")
+        k, v = pair.split('=', 1)
+        if k not in fields:
+            raise CLIError(f"{flag} {k}=...: {type(cfg).__name__} has no field {k!r}; fields: {', '.join(fields)}.")
+        kw[k] = _convert(v, getattr(cfg, k), k, flag, str(fields[k].type))
+    try: return dataclasses.replace(cfg, **kw)
+    except (ValueError, TypeError) as e: raise CLIError(f"{flag}: {e}") from None
+
+def out_folder(path, flag: str = '--out') -> Path:
+    "An output folder, checked: not an existing file (whether it can be written is checked when it is locked)."
+    out = Path(path)
+    if out.exists() and not out.is_dir(): raise CLIError(f"{flag} {out} is a file: give a folder.")
+    return out
+
+def out_file(path, flag: str, kinds=None) -> Path:
+    "An output file, checked: not a folder, of one of `kinds` (suffixes), in a folder that exists or can be made and written."
+    out = Path(path)
+    if out.is_dir(): raise CLIError(f"{flag} {out} is a folder: give a file name.")
+    if kinds and out.suffix.lower() not in kinds:
+        raise CLIError(f"{flag} {out}: the file type {out.suffix or '(none)'!r} cannot be written; use one of {', '.join(kinds)}.")
+    try: out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e: raise CLIError(f"{flag} {out}: cannot make the folder {out.parent} ({e.strerror or e}).") from None
+    if not os.access(out.parent, os.W_OK): raise CLIError(f"{flag} {out}: the folder {out.parent} cannot be written.")
+    return out
+
+def per_depth_arg(parse):
+    "An argparse type: one value, or one per depth separated by commas; each read by `parse`. Gives a list."
+    def read(s: str) -> list: return [parse(v) for v in s.split(',')]
+    read.__name__ = getattr(parse, '__name__', 'value') + ' (or one per depth, comma-separated)'
+    return read
