@@ -132,8 +132,10 @@ def config_dict(obj) -> dict | None:
     return _plain(asdict(cfg)) if dataclasses.is_dataclass(cfg) else None
 
 def class_name(obj) -> str:
-    "The module and name of the class of `obj` (or of `obj` itself, if it is a class)."
+    """The module and name of the class of `obj` (or of `obj` itself, if it is a class). A class may be
+    saved under another's name (`saved_as`): a family of models whose config names the member."""
     cls = obj if isinstance(obj, type) else type(obj)
+    cls = getattr(cls, 'saved_as', cls)
     return f'{cls.__module__}.{cls.__qualname__}'
 
 def all_finite(state: dict) -> bool:
