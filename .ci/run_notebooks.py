@@ -10,8 +10,12 @@ cleaned with `nbdev_clean` (which keeps outputs). Figures come out as PNG images
     python .ci/run_notebooks.py nbs/04_train.ipynb     # one notebook
     python .ci/run_notebooks.py --flags slow --timeout 3600   # with the slow cells ('slow cuda' on a GPU)
     python .ci/run_notebooks.py --out /tmp/executed    # executed copies elsewhere; nbs/ is left alone
+    python .ci/run_notebooks.py --clean-only           # only clean the outputs already stored (no run)
+
+The outputs are kept free of what a reader should not see (`clean_outputs`): Python warnings and the compiler's
+"No CUDA runtime" line are dropped, and a temporary folder of this machine prints as `<tmp>`.
 """
-import argparse, os, shutil, sys, tempfile, time
+import argparse, json, os, re, shutil, sys, tempfile, time
 from pathlib import Path
 
 root = Path(__file__).resolve().parent.parent
@@ -56,6 +60,52 @@ def collapse_streams(nb):
     return nb
 
 
+WARNING = re.compile(r'^\S*:\d+: \w*Warning: ')        # "file:line: XWarning: message", its source line after
+NOISE = re.compile(r'No CUDA runtime is found')            # the compiler's note on a machine without a GPU
+TMP = re.compile(r'(?:/private)?(?:/tmp|/var/folders/[\w/]+?)/tmp[\w-]+')  # a temporary folder of this machine
+
+
+def clean_text(text):
+    "`text` without warnings (a warning line and the indented source line after it) and noise lines."
+    out, skip_source = [], False
+    for line in text.split('\n'):
+        if skip_source and line.startswith((' ', '\t')): skip_source = False; continue
+        skip_source = bool(WARNING.match(line))
+        if skip_source or NOISE.search(line): continue
+        out.append(line)
+    return TMP.sub('<tmp>', '\n'.join(out))
+
+
+def clean_outputs(nb):
+    "Clean every stream and text output of `nb` (a dict or a NotebookNode) in place; drop streams left empty."
+    for cell in nb['cells']:
+        if 'outputs' not in cell: continue
+        outs = []
+        for o in cell['outputs']:
+            as_before = lambda new, old: new.splitlines(True) if isinstance(old, list) else new
+            if o.get('output_type') == 'stream':
+                text = clean_text(''.join(o['text']))
+                if not text.strip(): continue
+                o['text'] = as_before(text, o['text'])
+            for k, v in o.get('data', {}).items():
+                if k.startswith('text/') and k != 'text/html': o['data'][k] = as_before(TMP.sub('<tmp>', ''.join(v)), v)
+            outs.append(o)
+        cell['outputs'] = outs
+    return nb
+
+
+def clean_only(path):
+    "Clean the outputs stored in the notebook at `path`, without running it; whether anything changed."
+    nb = json.loads(path.read_text(encoding='utf-8'))
+    before = json.dumps(nb)
+    clean_outputs(nb)
+    if json.dumps(nb) == before: return False
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n', encoding='utf-8')
+    from nbdev.clean import nbdev_clean
+    nbdev_clean.__wrapped__(fname=str(path))
+    return True
+
+
 def run_notebook(path, dest, skip_flags, timeout):
     "Execute `path` cell by cell in a new kernel; write it to `dest` when no cell failed. Returns (cells run, seconds)."
     import nbformat
@@ -70,6 +120,7 @@ def run_notebook(path, dest, skip_flags, timeout):
             client.execute_cell(cell, i)
             n += 1
     collapse_streams(nb)
+    clean_outputs(nb)
     # Write next to the target, then move, so that an interrupted run never leaves half a notebook.
     fd, tmp = tempfile.mkstemp(prefix='_run_', suffix='.ipynb', dir=dest.parent); os.close(fd)
     nbformat.write(nb, tmp)
@@ -86,6 +137,7 @@ def main(argv=None):
     ap.add_argument('--flags', default='', help="also run the cells with these flags, as nbdev_test: 'slow' or 'slow cuda'")
     ap.add_argument('--timeout', type=float, default=600, help='seconds one cell may take before the run fails (600)')
     ap.add_argument('--out', type=Path, default=None, help='write the executed notebooks here instead of in place')
+    ap.add_argument('--clean-only', action='store_true', help='clean the stored outputs only; run nothing')
     a = ap.parse_args(argv)
     os.chdir(root)
     from nbdev.config import get_config
@@ -99,6 +151,9 @@ def main(argv=None):
     nbs = [p.resolve() for p in nbs]
     bad = [str(p) for p in nbs if not (p.is_file() and p.suffix == '.ipynb')]
     if bad: ap.error(f'not a notebook: {bad}')
+    if a.clean_only:
+        for p in nbs: print(f"{p.name}: {'cleaned' if clean_only(p) else 'clean already'}")
+        return 0
     # The kernel shows figures as images only with the inline backend; a backend set for scripts (Agg) would hide them.
     os.environ['MPLBACKEND'] = 'module://matplotlib_inline.backend_inline'
     if a.out: a.out.mkdir(parents=True, exist_ok=True)

@@ -15,8 +15,8 @@ from .gpt import Block, KVCache, RMSNorm, grid_positions, rope_table
 
 # %% auto #0
 __all__ = ['VARIANTS', 'HEAD_SPREADS', 'VARIANT_CLASSES', 'even_spread', 'top_half', 'check_head_layers', 'DnDConfig',
-           'layer_list', 'class_labels', 'check_codes', 'DnDTransformer', 'randomize_heads', 'Vertical', 'Parallel',
-           'Flat', 'RQ']
+           'height_width', 'layer_list', 'class_labels', 'check_codes', 'DnDTransformer', 'randomize_heads', 'Vertical',
+           'Parallel', 'Flat', 'RQ']
 
 # %% ../nbs/09_model.ipynb #6330d7e1
 VARIANTS = ('dnd', 'vertical', 'parallel', 'flat', 'rq')
@@ -71,10 +71,8 @@ class DnDConfig:
     ADDED = {'inject_scale': 1.0, 'head_spread': 'even'}  # fields added after files were written
 
     def __post_init__(self):
-        if not isinstance(self.grid, (tuple, list)) or len(self.grid) != 2:
-            raise ValueError(f"grid={self.grid!r} must be (H, W).")
         one, any_ = whole(1), whole(0)
-        check_fields(self, variant=one_of(*VARIANTS), grid=lambda g, k: tuple(one(v, k) for v in g),
+        check_fields(self, variant=one_of(*VARIANTS), grid=height_width,
                      vocab_size=one, n_depth=one, n_layer=one, n_head=one, n_embd=one,
                      rq_depth_layers=any_, n_classes=any_, mlp_hidden=maybe(one),
                      class_dropout=real(0, 1, hi_open=True), dropout=real(0, 1, hi_open=True),
@@ -97,6 +95,12 @@ class DnDConfig:
     def seq_len(self) -> int:
         "Tokens in one training sequence: H*W (one per position), or H*W*D for `flat`."
         return self.grid[0] * self.grid[1] * (self.n_depth if self.variant == 'flat' else 1)
+
+def height_width(v, name: str) -> tuple:
+    "A rule: (H, W), two whole numbers of at least 1."
+    if not isinstance(v, (tuple, list)) or len(v) != 2:
+        raise ValueError(f"{name}={v!r} must be (H, W).")
+    return tuple(whole(1)(x, name) for x in v)
 
 def layer_list(v, name: str) -> tuple:
     "A rule: a tuple (or list) of layer numbers."

@@ -42,3 +42,54 @@ def test_notebook_holds_its_outputs(path):
     assert not big, f'{path.name}: images over {MAX_IMAGE:,} bytes (cell, bytes): {big}; draw them smaller'
     size = path.stat().st_size
     assert size < MAX_NOTEBOOK, f'{path.name} is {size:,} bytes with its outputs; keep it under {MAX_NOTEBOOK:,}'
+
+
+# What a reader should not meet in an output: a path of the machine the notebook ran on, a warning, the compiler's
+# note about a missing GPU. `.ci/run_notebooks.py` keeps the last two out and writes temporary folders as <tmp>.
+UNWANTED = {'an absolute path': re.compile(r'(?<![\w.<])/(?:tmp|root|home|work|usr|opt|var|private)/\S*'),
+            'a warning': re.compile(r'\b\w+Warning\b|warnings\.warn\('),
+            'a "No CUDA runtime" line': re.compile(r'No CUDA runtime')}
+
+
+def output_texts(cell):
+    "The text a reader sees in a cell's outputs: streams, text results and tracebacks."
+    for o in cell.get('outputs', []):
+        if o.get('output_type') == 'stream': yield ''.join(o['text'])
+        for k, v in o.get('data', {}).items():
+            if k.startswith('text/'): yield ''.join(v)
+        if o.get('output_type') == 'error': yield '\n'.join(o.get('traceback', []))
+
+
+def unwanted(nb) -> list:
+    "(cell index, what, the text found) for each unwanted thing in the outputs of notebook `nb`."
+    return [(i, what, m.group(0)[:80]) for i, c in enumerate(nb['cells']) for t in output_texts(c)
+            for what, pat in UNWANTED.items() for m in pat.finditer(t)]
+
+
+@pytest.mark.parametrize('path', NBS, ids=[p.stem for p in NBS])
+def test_outputs_hold_no_path_warning_or_gpu_note(path):
+    found = unwanted(json.loads(path.read_text(encoding='utf-8')))
+    assert not found, f'{path.name} (cell, what, text): {found[:5]}; run python .ci/run_notebooks.py --clean-only'
+
+
+def test_the_output_check_can_fail():
+    nb = {'cells': [{'outputs': [{'output_type': 'stream', 'text': [
+        '/home/me/venv/tqdm/auto.py:21: TqdmWarning: IProgress not found\n', 'saved to <tmp>/r.pt\n']}]},
+        {'outputs': [{'output_type': 'stream', 'text': 'W1201 [0/0] No CUDA runtime is found\n'}]}]}
+    assert [(i, what) for i, what, _ in unwanted(nb)] == [
+        (0, 'an absolute path'), (0, 'a warning'), (1, 'a "No CUDA runtime" line')]
+
+
+def test_run_notebooks_keeps_them_out():
+    "The cleaning of `.ci/run_notebooks.py` removes what the check above finds (a temporary folder becomes <tmp>)."
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('run_notebooks', ROOT/'.ci'/'run_notebooks.py')
+    rn = importlib.util.module_from_spec(spec); spec.loader.exec_module(rn)
+    nb = {'cells': [{'outputs': [{'output_type': 'stream', 'name': 'stderr', 'text': [
+        '/home/me/venv/tqdm/auto.py:21: TqdmWarning: IProgress not found.\n', '  from .x import y\n']},
+        {'output_type': 'stream', 'name': 'stdout', 'text': ['saved to /tmp/tmpab_12x/r.pt\n', 'loss 0.5\n']},
+        {'output_type': 'stream', 'name': 'stderr', 'text': 'W1201 [0/0] No CUDA runtime is found\n'}]}]}
+    rn.clean_outputs(nb)
+    assert nb['cells'][0]['outputs'] == [
+        {'output_type': 'stream', 'name': 'stdout', 'text': ['saved to <tmp>/r.pt\n', 'loss 0.5\n']}]
+    assert unwanted(nb) == []
