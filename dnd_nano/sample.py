@@ -5,13 +5,15 @@
 # %% ../nbs/10_sample.ipynb #eec55056
 from __future__ import annotations
 import math
+from pathlib import Path
 import torch
 from fastcore.basics import patch
 from .core import real, whole
 from .model import DnDTransformer
 
 # %% auto #0
-__all__ = ['KNOBS', 'DECODERS', 'sample_logits', 'per_depth', 'Picker', 'decode', 'check_sampling', 'generate', 'sample_images']
+__all__ = ['KNOBS', 'DECODERS', 'sample_logits', 'per_depth', 'Picker', 'decode', 'check_sampling', 'generate', 'sample_images',
+           'generation_frames', 'save_gif']
 
 # %% ../nbs/10_sample.ipynb #8de09f43
 def sample_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0,
@@ -168,3 +170,30 @@ def sample_images(model, tokenizer, cond=None, n: int | None = None, depth: int 
         codes = generate(model, c, min(step, N - i), **kw)
         out.append(tokenizer.decode(codes.to(dev), depth=depth).cpu())
     return torch.cat(out)
+
+# %% ../nbs/10_sample.ipynb #4ecd77de
+@torch.no_grad()
+def generation_frames(tokenizer, codes) -> torch.Tensor:
+    """The image of `codes` (H, W, D) decoded after each of its codes, in the order they are drawn:
+    by position (raster), then depth: frames (H*W*D + 1, C, h, w), the first with no code."""
+    H, W, D = codes.shape
+    sums = torch.stack([tokenizer.quantizer.decode(codes[..., :d]) for d in range(1, D + 1)])
+    sums = torch.cat([torch.zeros_like(sums[:1]), sums])              # (D+1, H, W, dim): 0..D codes
+    pos = torch.arange(H * W, device=codes.device).view(H, W)
+    latents = []
+    for k in range(H * W * D + 1):
+        n = (k - pos * D).clamp(0, D)                                   # (H, W): codes drawn there
+        latents.append(sums.gather(0, n[None, ..., None].expand(1, H, W, sums.shape[-1]))[0])
+    return tokenizer.decode_latents(torch.stack(latents)).cpu()       # (H*W*D + 1, C, h, w)
+
+def save_gif(frames, path, scale: int = 4, ms: int = 60, hold: int = 25):
+    "Write `frames` (N, C, h, w) in [0, 1] as an animated GIF, `scale` times larger, the last held."
+    from PIL import Image
+    pixels = (frames.clamp(0, 1) * 255).round().byte()
+    pixels = pixels[:, 0] if pixels.shape[1] == 1 else pixels.permute(0, 2, 3, 1)  # (N, h, w[, 3])
+    h, w = pixels.shape[1:3]
+    size = (w * scale, h * scale)
+    pics = [Image.fromarray(f.numpy()).resize(size, Image.NEAREST) for f in pixels]
+    pics[0].save(path, save_all=True, append_images=pics[1:] + pics[-1:] * hold, duration=ms,
+                 loop=0)
+    return Path(path)
