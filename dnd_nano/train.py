@@ -30,10 +30,9 @@ class StepSampler(Sampler):
                  rank: int = 0, world_size: int = 1):
         n, batch_size, world_size = (whole(0)(n, 'n'), whole(1)(batch_size, 'batch_size'),
                                      whole(1)(world_size, 'world_size'))
-        if n < batch_size * world_size:
-            raise ValueError(f"The data set has {n} items, fewer than one batch of {batch_size} "
-                             f"on each of {world_size} process(es): lower batch_size or use more "
-                             "data.")
+        if n < batch_size * world_size: raise ValueError(
+            f"The data set has {n} items, fewer than one batch of {batch_size} on each of "
+            f"{world_size} process(es): lower batch_size or use more data.")
         self.n, self.bs, self.seed, self.shuffle, self.start = n, batch_size, seed, shuffle, start
         self.rank, self.world = rank, world_size
         self.per_epoch = (n // world_size) // batch_size  # full batches per rank and epoch
