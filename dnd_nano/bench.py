@@ -20,7 +20,8 @@ from .train import FUSED_ADAMW, TrainingStep
 # %% auto #0
 __all__ = ['PEAK_BF16_TFLOPS', 'main', 'MATMUL_OPS', 'train_flops_per_image', 'peak_tflops', 'cpu_train_memory', 'peak_rss_mb',
            'bench_training', 'decoder_list', 'bench_sampling', 'bench_variant', 'run_bench', 'format_table',
-           'parse_args', 'bench_main', 'plot_bench', 'profile_step', 'plot_profile', 'profile_train_step']
+           'parse_args', 'bench_main', 'plot_bench', 'profile_step', 'plot_profile', 'profile_train_step',
+           'loop_overhead']
 
 # %% ../nbs/12_bench.ipynb #da6739a7
 def train_flops_per_image(cfg: DnDConfig) -> float:
@@ -383,3 +384,36 @@ def profile_train_step(model, batch, steps: int = 2) -> dict:
     kinds = {'matmuls': mm, 'attention': attn, 'other kernels': ms - mm - attn, 'outside kernels': max(wall - ms, 0)}
     scale = total / sum(kinds.values())  # shares of the profiled step, in ms of an unprofiled one
     return {'phases': {**phases, 'total': total}, 'kernels': {**{k: v * scale for k, v in kinds.items()}, 'total': total}}
+
+# %% ../nbs/12_bench.ipynb #9085f967
+from .train import TrainConfig, fit, make_loader
+
+def loop_overhead(steps: int = 300, width: int = 256, batch_size: int = 64, repeats: int = 5,
+                  log_every: int = TrainConfig.log_every) -> dict:
+    "Median seconds per step of `fit` (bar on, no checkpoints) and of a bare loop on one MLP."
+    class MLP(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(width, width), nn.GELU(), nn.Linear(width, width))
+        def training_step(self, batch):
+            return {'loss': ((self.net(batch[0]) - batch[1]) ** 2).mean()}
+    n = batch_size * 16
+    ds = torch.utils.data.TensorDataset(torch.randn(n, width), torch.randn(n, width))
+    def bare():
+        m = MLP(); opt = torch.optim.AdamW(m.parameters(), lr=1e-3)
+        it = iter(make_loader(ds, batch_size, torch.device('cpu')))
+        t = time.perf_counter()
+        for _ in range(steps):
+            loss = m.training_step(next(it))['loss']; opt.zero_grad(); loss.backward(); opt.step()
+        return (time.perf_counter() - t) / steps
+    def looped():
+        m = MLP(); t = time.perf_counter()
+        fit(m, ds, steps=steps, batch_size=batch_size, device='cpu', progress=True,
+            log_every=log_every, clip=None)
+        return (time.perf_counter() - t) / steps
+    b, l = [], []
+    for i in range(repeats):  # in pairs, in alternating order: a drift in the load hits both
+        if i % 2: l.append(looped()); b.append(bare())
+        else: b.append(bare()); l.append(looped())
+    ratio = float(np.median([li / bi for li, bi in zip(l, b)]))  # the median of the paired ratios
+    return {'bare_s': float(np.median(b)), 'fit_s': float(np.median(l)), 'overhead': ratio - 1}
