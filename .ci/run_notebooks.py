@@ -13,7 +13,8 @@ cleaned with `nbdev_clean` (which keeps outputs). Figures come out as PNG images
     python .ci/run_notebooks.py --clean-only           # only clean the outputs already stored (no run)
 
 The outputs are kept free of what a reader should not see (`clean_outputs`): Python warnings and the compiler's
-"No CUDA runtime" line are dropped, and a temporary folder of this machine prints as `<tmp>`.
+"No CUDA runtime" line are dropped, so are widgets (a progress bar's
+state stays with its kernel), and a temporary folder of this machine prints as `<tmp>`.
 """
 import argparse, json, os, re, shutil, sys, tempfile, time
 from pathlib import Path
@@ -83,6 +84,8 @@ def clean_outputs(nb):
         outs = []
         for o in cell['outputs']:
             as_before = lambda new, old: new.splitlines(True) if isinstance(old, list) else new
+            # a widget (a progress bar in JupyterLab) cannot be shown without its kernel: its text is its first state
+            if 'application/vnd.jupyter.widget-view+json' in o.get('data', {}): continue
             if o.get('output_type') == 'stream':
                 text = clean_text(''.join(o['text']))
                 if not text.strip(): continue

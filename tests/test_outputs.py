@@ -88,7 +88,9 @@ def test_run_notebooks_keeps_them_out():
     nb = {'cells': [{'outputs': [{'output_type': 'stream', 'name': 'stderr', 'text': [
         '/home/me/venv/tqdm/auto.py:21: TqdmWarning: IProgress not found.\n', '  from .x import y\n']},
         {'output_type': 'stream', 'name': 'stdout', 'text': ['saved to /tmp/tmpab_12x/r.pt\n', 'loss 0.5\n']},
-        {'output_type': 'stream', 'name': 'stderr', 'text': 'W1201 [0/0] No CUDA runtime is found\n'}]}]}
+        {'output_type': 'stream', 'name': 'stderr', 'text': 'W1201 [0/0] No CUDA runtime is found\n'},
+        {'output_type': 'display_data', 'data': {'application/vnd.jupyter.widget-view+json': {'model_id': 'a1'},
+                                                 'text/plain': ['  0%|          | 0/30']}}]}]}
     rn.clean_outputs(nb)
     assert nb['cells'][0]['outputs'] == [
         {'output_type': 'stream', 'name': 'stdout', 'text': ['saved to <tmp>/r.pt\n', 'loss 0.5\n']}]
