@@ -207,8 +207,7 @@ def _head(n_embd: int, vocab_size: int) -> nn.Module:
     return head
 
 # %% ../nbs/09_model.ipynb #99160a0c
-# variant -> its class: `DnDTransformer(config)` builds the one config.variant names
-VARIANT_CLASSES = {}
+VARIANT_CLASSES = {}  # variant -> class: `DnDTransformer(config)` builds config.variant's
 
 class DnDTransformer(nn.Module):
     "The DnD-Transformer: `logits, loss = model(codes, cond)` for codes (B, H, W, D)."
@@ -230,7 +229,6 @@ class DnDTransformer(nn.Module):
         self.heads = nn.ModuleList(_head(c.n_embd, c.vocab_size) for _ in range(len(at) or 1))
         self.heads_at = [[d for d, l in enumerate(at) if l == i + 1] for i in range(self.n_blocks)]
         self.extras(c)
-        # (steps, hs/2)
         cos, sin = rope_table(self.positions()[:-1], c.n_embd // c.n_head, 1, c.rope_base)
         self.register_buffer('rope_cos', cos, persistent=False)
         self.register_buffer('rope_sin', sin, persistent=False)
@@ -243,12 +241,10 @@ class DnDTransformer(nn.Module):
     n_blocks = property(lambda self: self.config.n_layer)
     n_steps = property(lambda self: self.L)          # sequential steps per image
     codes_per_step = property(lambda self: self.D)
-    # codes per image, for tokens/s in `fit`
-    tokens_per_item = property(lambda self: self.L * self.D)
+    tokens_per_item = property(lambda self: self.L * self.D)  # codes per image (tokens/s in `fit`)
 
     def _init_weights(self):
-        """GPT-2's init: N(0, 0.02), residual output projections scaled by 1/sqrt(2 n_layer); heads
-        stay 0."""
+        "GPT-2's init: N(0, 0.02), residual outputs scaled by 1/sqrt(2 n_layer); heads stay 0."
         heads = {id(h[1]) for h in self.heads}
         for name, m in self.named_modules():
             if isinstance(m, (nn.Linear, nn.Embedding)) and id(m) not in heads:
@@ -257,8 +253,7 @@ class DnDTransformer(nn.Module):
                 nn.init.normal_(m.weight, std=std)
 
     def cond_tokens(self, cond, B: int, device=None) -> torch.Tensor:
-        """Condition tokens (B, 1, C) for labels `cond` (see `class_labels`); class dropout in
-        training."""
+        "Condition tokens (B, 1, C) for labels `cond` (`class_labels`); class dropout in training."
         device = device or self.cond_emb.weight.device
         labels = class_labels(cond, B, self.config.n_classes, device)
         if labels is None: return self.cond_emb.weight[None].expand(B, 1, -1)  # the start token
@@ -268,17 +263,14 @@ class DnDTransformer(nn.Module):
         return self.cond_emb(labels)[:, None]  # (B, 1, C)
 
 VARIANT_CLASSES['dnd'] = DnDTransformer
-# files name the family; the config inside names the variant
-DnDTransformer.saved_as = DnDTransformer
+DnDTransformer.saved_as = DnDTransformer  # files name the family, their config the variant
 
 # %% ../nbs/09_model.ipynb #7264192c
 @patch
 def step_inputs(self: DnDTransformer, start, codes, t0: int = 0, t1: int | None = None):
-    """Input tokens (B, t1-t0, C) of steps t0..t1-1: `start` (B, 1, C), then the codes (B, S, k)
-    before."""
+    "Input tokens (B, t1-t0, C) of steps t0..t1-1: `start` (B, 1, C), then the codes of the last."
     t1 = self.n_steps if t1 is None else t1
-    # (B, T', C): sum over the step's codes
-    prev = self.tok_emb(codes[:, max(t0 - 1, 0):t1 - 1]).sum(2)
+    prev = self.tok_emb(codes[:, max(t0 - 1, 0):t1 - 1]).sum(2)     # (B, T', C): sum over the codes
     return torch.cat([start, prev], 1) if t0 == 0 else prev          # (B, t1-t0, C)
 
 @patch
@@ -302,12 +294,10 @@ def _trunk(self: DnDTransformer, x, codes=None, pick=None, cache: KVCache | None
 
 @patch
 def logits(self: DnDTransformer, codes, cond=None) -> torch.Tensor:
-    """Logits (B, H, W, D, V) for codes (B, H, W, D): `logits[b, h, w, d]` predicts `codes[b, h, w,
-    d]`."""
+    "Logits (B, H, W, D, V) for codes (B, H, W, D): `logits[b, h, w, d]` predicts that code."
     codes = check_codes(codes, self.config)
     B, S, k = codes.shape[0], self.n_steps, self.codes_per_step
-    # raster order (flat: then depth)
-    seq = codes.reshape(B, S, k)
+    seq = codes.reshape(B, S, k)                             # raster order (flat: then depth)
     h, outs = self._trunk(self.step_inputs(self.cond_tokens(cond, B, codes.device), seq), seq)
     return self.head_logits(h, outs, seq).reshape(B, self.H, self.W, self.D, self.V)
 
