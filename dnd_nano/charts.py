@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 from torch.utils.data import Dataset
-from .core import image_batch, whole_number
+from .core import check_fields, image_batch, real, whole, whole_number
 from .text import glyph, match_cells
 
 # %% auto #0
@@ -24,47 +24,63 @@ class ChartConfig:
     n_bars: int | tuple = (2, 4)  # bars per chart; a (lo, hi) pair draws the number per image
     values: tuple = (1, 9)        # every bar's value lies in [lo, hi], with lo >= 1
     unit: int = 2                 # pixels of bar height per unit of value
-    slot: int = 8                 # pixels from one bar to the next: a whole number of character cells
+    slot: int = 8                 # pixels from one bar to the next: whole character cells
     bar_width: int = 5            # bar width in pixels, centred in its slot
     font: str = '3x5'             # a key of FONTS for the labels: '3x5' or '5x7'
     scale: int = 1                # each font pixel becomes scale x scale canvas pixels
     bottom: int = 3               # empty rows under the labels
-    noise: float = 0.0            # std of Gaussian noise added to the pixels (then clamped to [0, 1])
+    noise: float = 0.0            # std of Gaussian noise on the pixels (then clamped to [0, 1])
 
     def __post_init__(self):
         glyph('0', self.font)  # raises for an unknown font
-        for k in ('height', 'width', 'unit', 'slot', 'bar_width', 'scale'): whole_number(getattr(self, k), k, 1)
-        whole_number(self.bottom, 'bottom', 0)
+        pos = whole(1)
+        check_fields(self, height=pos, width=pos, unit=pos, slot=pos, bar_width=pos, scale=pos,
+                     bottom=whole(0), noise=real(0, hint=' (the std of the Gaussian noise)'))
+        self._check_values_and_bars()
+        self._check_layout()
+
+    def _check_values_and_bars(self):
+        "values is a pair 1 <= lo <= hi; n_bars one number >= 1 or a pair lo <= hi."
         try: lo, hi = (int(v) for v in self.values)
-        except (TypeError, ValueError): raise ValueError(f"values={self.values!r} should be a pair (lo, hi) of integers.")
+        except (TypeError, ValueError):
+            raise ValueError(f"values={self.values!r} should be a pair (lo, hi) of integers.")
         if not 1 <= lo <= hi:
-            raise ValueError(f"values=({lo}, {hi}): need 1 <= lo <= hi (a bar of value 0 has no pixels to measure).")
-        for v in (self.n_bars if isinstance(self.n_bars, (tuple, list)) else [self.n_bars]): whole_number(v, 'n_bars', 1)
-        if not self.bar_counts: raise ValueError(f"n_bars={self.n_bars}: give (lo, hi) with lo <= hi, or one number.")
-        if isinstance(self.noise, bool) or not isinstance(self.noise, (int, float)) or not 0 <= self.noise < math.inf:
-            raise ValueError(f"noise={self.noise!r} must be a finite number >= 0 (the std of the Gaussian noise).")
-        cw = self.cell_hw[1]
+            raise ValueError(f"values=({lo}, {hi}): need 1 <= lo <= hi (a bar of value 0 has no "
+                             "pixels to measure).")
+        bars = self.n_bars if isinstance(self.n_bars, (tuple, list)) else [self.n_bars]
+        for v in bars: whole_number(v, 'n_bars', 1)
+        if not self.bar_counts:
+            raise ValueError(f"n_bars={self.n_bars}: give (lo, hi) with lo <= hi, or one number.")
+
+    def _check_layout(self):
+        "Labels, bars and canvas fit together, and the OCR can read what is drawn."
+        cw, hi = self.cell_hw[1], int(self.values[1])
         if self.slot % cw:
-            raise ValueError(f"slot={self.slot} must be a multiple of the character cell width, {cw} px for font "
-                             f"{self.font} at scale {self.scale}, or the labels fall between the OCR's cells.")
+            raise ValueError(f"slot={self.slot} must be a multiple of the character cell width, "
+                             f"{cw} px for font {self.font} at scale {self.scale}, or the labels "
+                             "fall between the OCR's cells.")
         if self.label_cells >= self.slot // cw:
-            raise ValueError(f"Labels up to {hi} take {self.label_cells} character cells; a slot of {self.slot} px holds "
-                             f"{self.slot // cw}, and neighbouring labels need a blank cell between them to be read: "
-                             f"raise slot to {(self.label_cells + 1) * cw} or lower values.")
+            raise ValueError(f"Labels up to {hi} take {self.label_cells} character cells; a slot "
+                             f"of {self.slot} px holds {self.slot // cw}, and neighbouring labels "
+                             "need a blank cell between them to be read: raise slot to "
+                             f"{(self.label_cells + 1) * cw} or lower values.")
         if self.bar_width >= self.slot:
-            raise ValueError(f"bar_width={self.bar_width} must be less than slot={self.slot}, or neighbouring bars touch "
-                             "and read as one.")
+            raise ValueError(f"bar_width={self.bar_width} must be less than slot={self.slot}, or "
+                             "neighbouring bars touch and read as one.")
         if self.unit * self.bar_width < 2:
-            raise ValueError(f"unit={self.unit} with bar_width={self.bar_width}: bars one unit apart differ in fewer than "
-                             "2 pixels, which noise can hide. Raise unit or bar_width.")
+            raise ValueError(f"unit={self.unit} with bar_width={self.bar_width}: bars one unit "
+                             "apart differ in fewer than 2 pixels, which noise can hide. Raise "
+                             "unit or bar_width.")
         if self.n_slots * self.slot > self.width:
-            raise ValueError(f"{self.n_slots} bars {self.slot} px apart need {self.n_slots * self.slot} px, but the canvas "
-                             f"is {self.width} px wide: fewer bars, a smaller slot, or a wider canvas.")
+            raise ValueError(f"{self.n_slots} bars {self.slot} px apart need "
+                             f"{self.n_slots * self.slot} px, but the canvas is {self.width} px "
+                             "wide: fewer bars, a smaller slot, or a wider canvas.")
         if self.bar_top < 0:
-            raise ValueError(f"The chart does not fit: bars up to {hi} units of {self.unit} px, a line of labels "
-                             f"{self.glyph_hw[0]} px tall one font pixel below them and bottom={self.bottom} need "
-                             f"{self.height - self.bar_top} rows, but the canvas has {self.height}. Lower values, unit, "
-                             "scale or bottom, or use a taller canvas.")
+            raise ValueError(f"The chart does not fit: bars up to {hi} units of {self.unit} px, a "
+                             f"line of labels {self.glyph_hw[0]} px tall one font pixel below them "
+                             f"and bottom={self.bottom} need {self.height - self.bar_top} rows, "
+                             f"but the canvas has {self.height}. Lower values, unit, scale or "
+                             "bottom, or use a taller canvas.")
 
     @property
     def bar_counts(self): # every number of bars an image may have
@@ -76,56 +92,72 @@ class ChartConfig:
     def thicknesses(self): return [1]  # stroke widths of the labels, for the OCR's templates
     @property
     def glyph_hw(self): return tuple(s * self.scale for s in glyph('0', self.font).shape)
+    # one blank font pixel between characters
     @property
-    def cell_hw(self): return tuple(s + self.scale for s in self.glyph_hw)  # one blank font pixel between characters
+    def cell_hw(self): return tuple(s + self.scale for s in self.glyph_hw)
     @property
     def label_cells(self): return len(str(self.values[1]))  # character cells of the longest label
+    # first column of the first slot
     @property
-    def left(self): return (self.width - self.n_slots * self.slot) // 2  # first column of the first slot
+    def left(self): return (self.width - self.n_slots * self.slot) // 2
+    # first row of the labels
     @property
-    def label_top(self): return self.height - self.bottom - self.glyph_hw[0]  # first row of the labels
+    def label_top(self): return self.height - self.bottom - self.glyph_hw[0]
+    # the row under the bars: one font pixel above the labels
     @property
-    def base(self): return self.label_top - self.scale  # the row under the bars: one font pixel above the labels
+    def base(self): return self.label_top - self.scale
     @property
     def bar_top(self): return self.base - self.values[1] * self.unit  # first row of the tallest bar
+    # first column of a bar inside its slot
     @property
-    def bar_left(self): return (self.slot - self.bar_width) // 2  # first column of a bar inside its slot
+    def bar_left(self): return (self.slot - self.bar_width) // 2
+    # top-left pixel of the first label cell: the label block centred under its slot
     @property
-    def label_origin(self): # top-left pixel of the first label cell: the label block centred under its slot
+    def label_origin(self):
         cw = self.cell_hw[1]
         return self.label_top, self.left + (self.slot - (self.label_cells * cw - self.scale)) // 2
 
     @classmethod
     def cpu(cls, **kw):
-        "32x32, 2 to 4 bars of 1..9 at 2 px a unit, 3x5 font, one bar per 8-px column: learnable on a CPU (the default)."
+        "32x32, 2 to 4 bars of 1..9 at 2 px a unit, 3x5 font, 8-px slots: for a CPU (the default)."
         return cls(**kw)
     @classmethod
     def double(cls, **kw):
         "64x64: the cpu preset at twice the size (font at 2x, 4 px a unit, 16-px slots)."
-        return cls(**{'height': 64, 'width': 64, 'unit': 4, 'slot': 16, 'bar_width': 10, 'scale': 2, 'bottom': 6, **kw})
+        return cls(**{'height': 64, 'width': 64, 'unit': 4, 'slot': 16, 'bar_width': 10, 'scale': 2,
+                      'bottom': 6, **kw})
     @classmethod
     def large(cls, **kw):
         "64x64, 3 to 5 bars of 1..20 at 2 px a unit, two-digit labels in the 3x5 font, 12-px slots."
-        return cls(**{'height': 64, 'width': 64, 'n_bars': (3, 5), 'values': (1, 20), 'slot': 12, 'bar_width': 8, **kw})
+        return cls(**{'height': 64, 'width': 64, 'n_bars': (3, 5), 'values': (1, 20), 'slot': 12,
+                      'bar_width': 8, **kw})
 
 # %% ../nbs/14_charts.ipynb #3e057960
 def _stamp(img: np.ndarray, text: str, top: int, left: int, cfg: ChartConfig):
-    "Write `text` in cfg's font into uint8 `img`, its first cell's top-left pixel at (top, left); ' ' leaves a cell blank."
+    "Write `text` in cfg's font into uint8 `img`, first cell at (top, left); ' ' leaves it blank."
     cw = cfg.cell_hw[1]
     for j, c in enumerate(text):
         g = np.kron(glyph(c, cfg.font), np.ones((cfg.scale, cfg.scale), np.uint8))
         img[top:top + g.shape[0], left + j * cw:left + j * cw + g.shape[1]] |= g
 
-def render_chart(values, config: ChartConfig | None = None, labels=None) -> np.ndarray:
-    "Bars of heights `values` with `labels` written under them (default: the values): uint8 (H, W) of 0/1."
-    cfg = config or ChartConfig()
-    (lo, hi), values = cfg.values, [int(v) for v in values]
-    labels = values if labels is None else [int(v) for v in labels]
+def _check_chart(values: list, labels: list, cfg: ChartConfig):
+    "As many labels as values, 1 to n_slots of them; values in cfg's range; labels fit their cells."
+    (lo, hi), most = cfg.values, 10 ** cfg.label_cells - 1
     if not 1 <= len(values) <= cfg.n_slots or len(labels) != len(values):
-        raise ValueError(f"{len(values)} values and {len(labels)} labels: give 1 to {cfg.n_slots} values and as many labels.")
-    if any(not lo <= v <= hi for v in values): raise ValueError(f"values={values}: each must lie in [{lo}, {hi}].")
-    if any(not 0 <= v < 10 ** cfg.label_cells for v in labels):
-        raise ValueError(f"labels={labels}: each must be a number from 0 to {10 ** cfg.label_cells - 1}, to fit its cells.")
+        raise ValueError(f"{len(values)} values and {len(labels)} labels: give 1 to {cfg.n_slots} "
+                         "values and as many labels.")
+    if any(not lo <= v <= hi for v in values):
+        raise ValueError(f"values={values}: each must lie in [{lo}, {hi}].")
+    if any(not 0 <= v <= most for v in labels):
+        raise ValueError(f"labels={labels}: each must be a number from 0 to {most}, to fit its "
+                         "cells.")
+
+def render_chart(values, config: ChartConfig | None = None, labels=None) -> np.ndarray:
+    "Bars of heights `values`, `labels` under them (default: the values): uint8 (H, W) of 0/1."
+    cfg = config or ChartConfig()
+    values = [int(v) for v in values]
+    labels = values if labels is None else [int(v) for v in labels]
+    _check_chart(values, labels, cfg)
     img = np.zeros((cfg.height, cfg.width), np.uint8)
     (top, x0), cw, per_slot = cfg.label_origin, cfg.cell_hw[1], cfg.slot // cfg.cell_hw[1]
     for s, (v, l) in enumerate(zip(values, labels)):
@@ -135,7 +167,7 @@ def render_chart(values, config: ChartConfig | None = None, labels=None) -> np.n
     return img
 
 def chart_text(labels, bars) -> str:
-    "A chart as text: its labels on one line, its bars' values on the next; '?' for one that cannot be read."
+    "A chart as text: its labels on one line, its bars' values on the next; '?' for an unread one."
     return '\n'.join(' '.join('?' if v is None else str(v) for v in vs) for vs in (labels, bars))
 
 # %% ../nbs/14_charts.ipynb #3ef92675
@@ -146,7 +178,8 @@ class ChartImages(Dataset):
         self.config = replace(config or ChartConfig(), **kw)
     def __len__(self): return self.n
     def _rng(self, i):
-        if not -self.n <= i < self.n: raise IndexError(f"index {i} out of range for {self.n} images")
+        if not -self.n <= i < self.n:
+            raise IndexError(f"index {i} out of range for {self.n} images")
         return np.random.default_rng([self.seed, i % self.n])
     def _values(self, rng) -> list:
         counts, (lo, hi) = self.config.bar_counts, self.config.values
@@ -180,8 +213,8 @@ class ChartImages(Dataset):
 @dataclass(frozen=True)
 class ChartRead:
     "What `read_chart` sees in one image: one entry per slot, up to the last slot holding any ink."
-    labels: tuple       # each bar's label as a number in range, None where the cells read as anything else
-    bars: tuple         # each bar's value, None where the pixels are no clean bar of a height in range
+    labels: tuple       # each bar's label as a number in range, None where read as anything else
+    bars: tuple         # each bar's value, None where the pixels are no clean bar of a valid height
     legible: bool       # every label reads, and the number of bars is one the config draws
     well_formed: bool   # every bar is clean, and the number of bars is one the config draws
     consistent: bool    # legible and well-formed, and every label equals its bar's value
@@ -191,36 +224,42 @@ class ChartRead:
 _NUMBER = re.compile(r'0|[1-9][0-9]*')
 
 def _bar_templates(cfg: ChartConfig) -> torch.Tensor:
-    "Every bar a slot may hold, value 0 (none) to hi: (hi + 1, label_top * slot) of 0/1, rows from the top to the labels."
+    """Every bar a slot may hold, value 0 (none) to hi: (hi + 1, label_top * slot) of 0/1, rows
+    from the top to the labels."""
     t = torch.zeros(cfg.values[1] + 1, cfg.label_top, cfg.slot)
-    for v in range(cfg.values[1] + 1): t[v, cfg.base - v * cfg.unit:cfg.base, cfg.bar_left:cfg.bar_left + cfg.bar_width] = 1
+    for v in range(cfg.values[1] + 1):
+        t[v, cfg.base - v * cfg.unit:cfg.base, cfg.bar_left:cfg.bar_left + cfg.bar_width] = 1
     return t.flatten(1)
 
 def read_chart(images, config=None, max_shift: int | None = None, **kw):
-    """Read `images` (B, 1, H, W) in [0, 1] drawn with `config` (a ChartConfig or ChartImages; kw override its fields).
-    Returns one ChartRead per image; one ChartRead for one image. Labels are read within `max_shift` px (default 1)."""
+    """Read `images` (B, 1, H, W) in [0, 1] drawn with `config` (a ChartConfig or ChartImages; kw
+    override its fields). Returns one ChartRead per image; one ChartRead for one image. Labels are
+    read within `max_shift` px (default 1)."""
     if isinstance(config, ChartImages): config = config.config
     cfg = replace(config or ChartConfig(), **kw)
     x, single = image_batch(images, (cfg.height, cfg.width))
     s = 1 if max_shift is None else whole_number(max_shift, 'max_shift')
     if 2 * s >= min(cfg.cell_hw):
-        raise ValueError(f"max_shift={s} is too large for characters {cfg.cell_hw[0]}x{cfg.cell_hw[1]} px apart: use at "
-                         f"most {(min(cfg.cell_hw) - 1) // 2}.")
+        raise ValueError(f"max_shift={s} is too large for characters {cfg.cell_hw[0]}x"
+                         f"{cfg.cell_hw[1]} px apart: use at most {(min(cfg.cell_hw) - 1) // 2}.")
     S, per_slot, (lo, hi) = cfg.n_slots, cfg.slot // cfg.cell_hw[1], cfg.values
-    cells, dist = match_cells(x, cfg, cfg.label_origin, 1, S * per_slot, s)      # (B, 1, S * per_slot) each
-    strings = [[''.join(row[k * per_slot:(k + 1) * per_slot]).strip() for k in range(S)] for row in cells[:, 0]]
-    near = (dist[:, 0] < 2 * cfg.scale ** 2).unflatten(1, (S, per_slot)).all(-1)  # (B, S): each cell near its template
-    region = x[:, 0, :cfg.label_top, cfg.left:cfg.left + S * cfg.slot]           # (B, rows, S * slot)
-    region = region.unflatten(2, (S, cfg.slot)).transpose(1, 2).flatten(2)      # (B, S, rows * slot)
+    cells, dist = match_cells(x, cfg, cfg.label_origin, 1, S * per_slot, s)  # (B, 1, S * per_slot)
+    strings = [[''.join(row[k * per_slot:(k + 1) * per_slot]).strip() for k in range(S)]
+               for row in cells[:, 0]]
+    # (B, S): each cell near its template
+    near = (dist[:, 0] < 2 * cfg.scale ** 2).unflatten(1, (S, per_slot)).all(-1)
+    region = x[:, 0, :cfg.label_top, cfg.left:cfg.left + S * cfg.slot]     # (B, rows, S * slot)
+    region = region.unflatten(2, (S, cfg.slot)).transpose(1, 2).flatten(2)  # (B, S, rows * slot)
     off = ((region[:, :, None] - _bar_templates(cfg)).abs() - 0.25).clamp_min(0) / 0.75
     wrong = (off ** 2).sum(-1)                                                  # (B, S, hi + 1)
     cost, value = wrong.min(-1)                                                 # (B, S)
     clean = cost < cfg.unit * cfg.bar_width / 2
     out = []
     for st, nr, vs, cl in zip(strings, near.tolist(), value.tolist(), clean.tolist()):
-        used = [k for k in range(S) if st[k] or not nr[k] or vs[k] or not cl[k]]  # slots with any ink
+        used = [k for k in range(S) if st[k] or not nr[k] or vs[k] or not cl[k]]  # slots with ink
         n = used[-1] + 1 if used else 0
-        labels = tuple(int(t) if nr[k] and _NUMBER.fullmatch(t) and lo <= int(t) <= hi else None for k, t in enumerate(st[:n]))
+        labels = tuple(int(t) if nr[k] and _NUMBER.fullmatch(t) and lo <= int(t) <= hi else None
+                       for k, t in enumerate(st[:n]))
         bars = tuple(v if c and lo <= v <= hi else None for v, c in zip(vs[:n], cl[:n]))
         legible = n in cfg.bar_counts and None not in labels
         formed = n in cfg.bar_counts and None not in bars
@@ -229,30 +268,38 @@ def read_chart(images, config=None, max_shift: int | None = None, **kw):
 
 # %% ../nbs/14_charts.ipynb #7b4fb888
 def chart_scores(reads) -> dict:
-    """Shares of charts (ChartReads) legible, well-formed and consistent, and per bar; each consistency with its chance
-    level: the same share when each chart's labels are paired with the bars of every other chart."""
+    """Shares of charts (ChartReads) legible, well-formed and consistent, and per bar; each
+    consistency with its chance level: the same share when each chart's labels are paired with the
+    bars of every other chart."""
     N = len(reads)
-    per = [(k, l, b) for r in reads for k, (l, b) in enumerate(zip(r.labels, r.bars))]  # (slot, label, bar)
+    # (slot, label, bar) of every bar
+    per = [(k, l, b) for r in reads for k, (l, b) in enumerate(zip(r.labels, r.bars))]
     legible = [(k, l, b) for k, l, b in per if l is not None]
-    out = {'legible': sum(r.legible for r in reads) / max(N, 1), 'well_formed': sum(r.well_formed for r in reads) / max(N, 1),
+    out = {'legible': sum(r.legible for r in reads) / max(N, 1),
+           'well_formed': sum(r.well_formed for r in reads) / max(N, 1),
            'consistent': sum(r.consistent for r in reads) / max(N, 1),
            'labels_legible': len(legible) / max(len(per), 1),
            'bars_well_formed': sum(b is not None for *_, b in per) / max(len(per), 1),
            'labels_consistent': sum(l == b for _, l, b in legible) / max(len(legible), 1)}
-    # charts: pairs (i, j != i) where all of i's labels read and equal all of j's bars, every one well-formed
-    lab, bar = Counter(r.labels for r in reads if r.legible), Counter(r.bars for r in reads if r.well_formed)
+    # charts: pairs (i, j != i) where all of i's labels read and equal all of j's well-formed bars
+    lab = Counter(r.labels for r in reads if r.legible)
+    bar = Counter(r.bars for r in reads if r.well_formed)
     agree = sum(c * bar[t] for t, c in lab.items()) - sum(r.consistent for r in reads)
     out['chance'] = agree / (N * (N - 1)) if N > 1 else math.nan
-    # labels: a legible label against the bar in the same slot of every other chart that has one there
-    slots, lab, bar = Counter(k for k, _, _ in per), Counter((k, l) for k, l, _ in legible), Counter((k, b) for k, _, b in per)
+    # labels: a legible label against the bar in the same slot of every other chart with one there
+    slots, lab = Counter(k for k, _, _ in per), Counter((k, l) for k, l, _ in legible)
+    bar = Counter((k, b) for k, _, b in per)
     pairs = sum(c * (slots[k] - 1) for (k, _), c in lab.items())
     agree = sum(c * bar[t] for t, c in lab.items()) - sum(l == b for _, l, b in legible)
     out['labels_chance'] = agree / pairs if pairs else math.nan
     return out
 
 def chart_summary(scores: dict) -> str:
-    "The scores of `chart_scores` in one line, each consistency beside its chance level ('-' where there is none)."
-    p = {k: '-' if math.isnan(v) else f'{v:.2%}' if k == 'chance' else f'{v:.1%}' for k, v in scores.items()}
-    return (f"legible: {p['legible']} of charts ({p['labels_legible']} of labels); well-formed: {p['well_formed']} "
-            f"({p['bars_well_formed']} of bars); consistent: {p['consistent']} of charts (chance {p['chance']}); "
-            f"labels equal to their bars: {p['labels_consistent']} of legible labels (chance {p['labels_chance']})")
+    "The scores of `chart_scores` in one line, each consistency beside its chance ('-' if none)."
+    p = {k: '-' if math.isnan(v) else f'{v:.2%}' if k == 'chance' else f'{v:.1%}'
+         for k, v in scores.items()}
+    return (f"legible: {p['legible']} of charts ({p['labels_legible']} of labels); "
+            f"well-formed: {p['well_formed']} ({p['bars_well_formed']} of bars); "
+            f"consistent: {p['consistent']} of charts (chance {p['chance']}); "
+            f"labels equal to their bars: {p['labels_consistent']} of legible labels "
+            f"(chance {p['labels_chance']})")
