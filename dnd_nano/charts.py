@@ -62,7 +62,6 @@ class ChartConfig:
     def label_origin(self):  # top-left pixel of the first label cell, centred under its slot
         cw = self.cell_hw[1]
         return self.label_top, self.left + (self.slot - (self.label_cells * cw - self.scale)) // 2
-
     @classmethod
     def cpu(cls, **kw):
         "32x32, 2 to 4 bars of 1..9 at 2 px a unit, 3x5 font, 8-px slots: for a CPU (the default)."
