@@ -84,6 +84,7 @@ def plot_curves(res: dict):
         ax.set_ylim(lo * 0.97, max(lo * 1.3, ends * 1.08))
     fig.tight_layout(); return fig
 
+# %% ../nbs/17_results.ipynb #a8822620
 _PANELS = {  # (summary key, title) of the sample-score bars of each kind of data
     'text': [('legible', 'images legible'), ('lines_valid', 'lines valid (x: chance)'),
              ('chars_tv', 'character TV distance')],
