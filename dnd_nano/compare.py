@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import torch
-from .core import console, default_device, seed_everything, whole_arg, whole_number
-from .checkpoint import RunLock, atomic_write, config_dict, fingerprint, load_checkpoint, read_checkpoint, with_added
+from .core import (console, default_device, seed_everything, whole_arg, whole_number,
+                           whole, real, one_of, check_fields)
+from .checkpoint import (RunLock, atomic_write, config_dict, fingerprint, load_checkpoint,
+                                 read_checkpoint, with_added)
 from .train import fit
 from .text import TextConfig, TextImages
 from .charts import ChartImages
@@ -21,8 +23,8 @@ from .codes import encode_dataset, load_codes
 from .model import HEAD_SPREADS, DnDConfig, DnDTransformer
 from .sample import sample_images
 from .datasets import TOKENIZER_PRESET, load_cifar10, load_fashion_mnist
-from .eval import (heldout_ce, real_reference, sample_scores, text_sample_scores, train_classifier,
-                           variant_cost)
+from .eval import (heldout_ce, real_reference, sample_scores, text_sample_scores,
+                           train_classifier, variant_cost)
 from .core import CLIError, apply_overrides, out_folder
 from .results import format_table, write_figures
 
@@ -35,54 +37,67 @@ __all__ = ['DATA', 'RUN_VARIANTS', 'PLACEMENTS', 'COMPARE_PRESETS', 'DATA_PRESET
 @dataclass
 class CompareConfig:
     data: str = 'text'                 # 'text', 'charts', 'fashion_mnist' or 'cifar10'
-    text_layout: str = 'dense'         # text only: the TextConfig preset of the images ('dense', 'arith', ...)
-    tokenizer: str | None = None       # RQVAEConfig preset; None: the data's (datasets.TOKENIZER_PRESET)
+    text_layout: str = 'dense'         # text only: the TextConfig preset ('dense', 'arith', ...)
+    tokenizer: str | None = None       # RQVAEConfig preset; None: datasets.TOKENIZER_PRESET's
     tok_set: tuple = ()                # overrides of the tokenizer config, as 'field=value'
-    tok_steps: int = 1200              # tokenizer training steps (batch 64 at lr 2e-3 unless tok_batch / tok_lr)
+    tok_steps: int = 1200              # tokenizer training steps
     tok_batch: int = 64                # tokenizer batch size
     tok_lr: float = 2e-3               # tokenizer learning rate
-    n_train: int = 50000               # training images (text: rendered; other data: at most this many)
-    n_test: int = 1000                 # held-out images: bits per image, and the reference of the sample scores
+    n_train: int = 50000               # training images (text: rendered; else at most this many)
+    n_test: int = 1000                 # held-out images: bits per image, the scores' reference
     model: str = 'tiny'                # DnDConfig preset of every transformer
     model_set: tuple = ()              # overrides of every transformer's config, as 'field=value'
-    variants: tuple = ('dnd', 'vertical', 'parallel', 'flat', 'rq', '1d')  # runs; '1d': flat on a D = 1 tokenizer
-    placements: tuple = ('even', 'top')  # dnd again with each head_spread named (where it differs from the default)
-    inject_scales: tuple = (1.0,)      # dnd again with these injection scales (where they differ from the default)
+    # the runs; '1d': flat on a D = 1 tokenizer
+    variants: tuple = ('dnd', 'vertical', 'parallel', 'flat', 'rq', '1d')
+    placements: tuple = ('even', 'top')  # dnd again at each head_spread named (if not the default)
+    inject_scales: tuple = (1.0,)      # dnd again at these injection scales (if not the default)
     seeds: int = 3                     # seeds per run
     steps: int = 3000                  # training steps of every transformer
     batch_size: int = 64               # transformer batch size
     lr: float = 2e-3                   # peak learning rate (warm-up, then cosine to lr/10)
     warmup: int | None = None          # warm-up steps; None: fit's default, min(100, steps // 10)
-    eval_every: int = 250              # curve points (held-out and training bits) every this many steps
+    eval_every: int = 250              # a curve point (held-out, training bits) every this many
     curve_n: int = 256                 # codes scored at each curve point
-    curve_samples: int = 0             # text: images sampled and scored at each curve point (0: none)
+    curve_samples: int = 0             # text: images sampled, scored at each curve point (0: none)
     n_samples: int = 256               # images sampled at the end of each run and scored
     temperature: float = 1.0           # sampling temperature (1: the model's own distribution)
     cfg_scale: float = 2.0             # classifier-free guidance for class-conditional data
     classifier_steps: int = 1500       # steps of the feature classifier (fashion_mnist, cifar10)
 
     def __post_init__(self):
-        if self.data not in DATA: raise ValueError(f"data={self.data!r}: choose one of {', '.join(DATA)}.")
         if not hasattr(TextConfig, self.text_layout) or self.text_layout.startswith('_'):
-            raise ValueError(f"text_layout={self.text_layout!r} is not a TextConfig preset (e.g. 'dense', 'arith').")
-        bad = [v for v in self.variants if v not in RUN_VARIANTS]
-        if bad or not self.variants: raise ValueError(f"variants={self.variants!r}: choose among {', '.join(RUN_VARIANTS)}.")
-        try: self.inject_scales = tuple(float(s) for s in self.inject_scales)
-        except (TypeError, ValueError): raise ValueError(f"inject_scales={self.inject_scales!r} must be numbers above 0.") from None
-        if any(not 0 < s < math.inf for s in self.inject_scales):
-            raise ValueError(f"inject_scales={self.inject_scales!r} must be finite numbers above 0.")
-        bad = [p for p in self.placements if p not in PLACEMENTS]
-        if bad: raise ValueError(f"placements={self.placements!r}: choose among {', '.join(PLACEMENTS)}.")
-        for k in ('tok_steps', 'tok_batch', 'n_train', 'n_test', 'seeds', 'steps', 'batch_size', 'eval_every', 'curve_n',
-                  'n_samples', 'classifier_steps'): whole_number(getattr(self, k), k, 1)
-        if self.n_samples < 2: raise ValueError(f"n_samples={self.n_samples} must be at least 2 (the scores compare samples).")
-        for k in ('lr', 'tok_lr', 'temperature', 'cfg_scale'):
-            v = getattr(self, k)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf:
-                raise ValueError(f"{k}={v!r} must be a finite number above 0.")
+            raise ValueError(f"text_layout={self.text_layout!r} is not a TextConfig preset "
+                             "(e.g. 'dense', 'arith').")
+        _choose_among(self.variants, 'variants', RUN_VARIANTS, empty_ok=False)
+        _choose_among(self.placements, 'placements', PLACEMENTS)
+        self.inject_scales = _scales(self.inject_scales)
+        positive = real(0, lo_open=True)
+        check_fields(self, data=one_of(*DATA), lr=positive, tok_lr=positive, temperature=positive,
+                     cfg_scale=positive, **dict.fromkeys(_WHOLE, whole(1)))
+        if self.n_samples < 2:
+            raise ValueError(f"n_samples={self.n_samples} must be at least 2 "
+                             "(the scores compare samples).")
 
 DATA = ('text', 'charts', 'fashion_mnist', 'cifar10')
 RUN_VARIANTS = ('dnd', 'vertical', 'parallel', 'flat', 'rq', '1d')
+
+# %% ../nbs/18_compare.ipynb #748f7f73
+_WHOLE = ('tok_steps', 'tok_batch', 'n_train', 'n_test', 'seeds', 'steps', 'batch_size',
+          'eval_every', 'curve_n', 'n_samples', 'classifier_steps')   # the counts: at least 1 each
+
+def _choose_among(names: tuple, field: str, choices: tuple, empty_ok: bool = True):
+    "Raise unless every name in `names` is one of `choices` (and, unless `empty_ok`, there is one)."
+    if any(n not in choices for n in names) or not (names or empty_ok):
+        raise ValueError(f"{field}={names!r}: choose among {', '.join(choices)}.")
+
+def _scales(scales) -> tuple:
+    "The injection scales as a tuple of floats, each finite and above 0."
+    try: scales = tuple(float(s) for s in scales)
+    except (TypeError, ValueError):
+        raise ValueError(f"inject_scales={scales!r} must be numbers above 0.") from None
+    if any(not 0 < s < math.inf for s in scales):
+        raise ValueError(f"inject_scales={scales!r} must be finite numbers above 0.")
+    return scales
 
 # %% ../nbs/18_compare.ipynb #06dfa56a
 PLACEMENTS = HEAD_SPREADS   # placements of the heads: DnDConfig.head_spread's choices, 'top' (the default) and 'even'
