@@ -26,7 +26,7 @@ def smallest_int_dtype(n: int) -> torch.dtype:
 @torch.no_grad()
 def encode_dataset(tokenizer: RQVAE, dataset, path, batch_size: int = 256, tokenizer_path=None,
                    device=None, progress: bool = True) -> Path:
-    "Encode every image of `dataset` ((image, label) items) to codes and save them to `path`; returns the path."
+    "Encode every (image, label) item of `dataset` to codes, save them to `path`; returns the path."
     if len(dataset) == 0: raise ValueError("The data set is empty: there is nothing to encode.")
     device = default_device(device)
     tokenizer = tokenizer.to(device).eval()
@@ -34,27 +34,39 @@ def encode_dataset(tokenizer: RQVAE, dataset, path, batch_size: int = 256, token
     codes, labels = [], []
     dt = smallest_int_dtype(tokenizer.config.codebook_size)
     for x, y in tqdm(loader, disable=not progress, desc='encoding'):
-        codes.append(tokenizer.encode(x.to(device)).to('cpu', dt)); labels.append(torch.as_tensor(y).long())
+        codes.append(tokenizer.encode(x.to(device)).to('cpu', dt))  # (B, H, W, D), small ints
+        labels.append(torch.as_tensor(y).long())
     state = {'format': FORMAT, 'codes': torch.cat(codes), 'labels': torch.cat(labels),
-             'tokenizer_config': config_dict(tokenizer.config), 'tokenizer_fingerprint': fingerprint(tokenizer),
+             'tokenizer_config': config_dict(tokenizer.config),
+             'tokenizer_fingerprint': fingerprint(tokenizer),
              'tokenizer_path': str(tokenizer_path) if tokenizer_path else None}
     return atomic_write(path, lambda f: torch.save(state, f), 'codes file')
+
+# %% ../nbs/07_codes.ipynb #d704c2f9
+def _codes_fit(codes, labels, tc) -> bool:
+    "Whether `codes` (N, H, W, D) and `labels` (N,) are what the tokenizer config `tc` makes."
+    if not (isinstance(codes, torch.Tensor) and codes.ndim == 4 and isinstance(tc, dict)
+            and not codes.is_floating_point() and len(codes) > 0): return False
+    if not (isinstance(labels, torch.Tensor) and labels.shape == codes.shape[:1]): return False
+    size = (tc['image_size'], tc.get('image_width') or tc['image_size'])  # (height, width)
+    grid = tuple(s // tc['f'] for s in size)
+    return (tuple(codes.shape[1:]) == (*grid, tc['n_depth'])
+            and 0 <= codes.min() and codes.max() < tc['codebook_size'])
 
 def load_codes(path) -> tuple[torch.utils.data.TensorDataset, dict]:
     "Read a codes file: a data set of (codes long (H, W, D), label) and the file's metadata."
     state = safe_load(path, 'codes file')
     fmt = state.get('format') if isinstance(state, dict) else None
     if fmt != FORMAT:
-        what = (" (it is a model checkpoint: pass it where a model is expected)" if str(fmt).startswith('dnd_nano/') else
-                f" (format {fmt!r}: re-encode it with this version)" if str(fmt).startswith('dnd_nano-codes') else "")
-        raise CheckpointError(f"{path} is not a dnd_nano codes file{what}. Make one with `encode_dataset` or dnd_nano_encode.")
-    codes, labels, tc = state.get('codes'), state.get('labels'), state.get('tokenizer_config')
-    ok = (isinstance(codes, torch.Tensor) and codes.ndim == 4 and not codes.is_floating_point() and isinstance(tc, dict)
-          and isinstance(labels, torch.Tensor) and labels.shape == codes.shape[:1] and len(codes) > 0)
-    if ok:
-        grid = tuple(s // tc['f'] for s in (tc['image_size'], tc.get('image_width') or tc['image_size']))
-        ok = tuple(codes.shape[1:]) == (*grid, tc['n_depth']) and 0 <= codes.min() and codes.max() < tc['codebook_size']
-    if not ok: raise CheckpointError(f"{path} is damaged: its codes do not fit its own tokenizer config (or it has no "
-                                     "images). Re-encode the data.")
+        what = (" (it is a model checkpoint: pass it where a model is expected)"
+                if str(fmt).startswith('dnd_nano/') else
+                f" (format {fmt!r}: re-encode it with this version)"
+                if str(fmt).startswith('dnd_nano-codes') else "")
+        raise CheckpointError(f"{path} is not a dnd_nano codes file{what}. "
+                              "Make one with `encode_dataset` or dnd_nano_encode.")
+    codes, labels = state.get('codes'), state.get('labels')
+    if not _codes_fit(codes, labels, state.get('tokenizer_config')):
+        raise CheckpointError(f"{path} is damaged: its codes do not fit its own tokenizer config "
+                              "(or it has no images). Re-encode the data.")
     ds = torch.utils.data.TensorDataset(codes.long(), labels.long())
     return ds, {k: v for k, v in state.items() if k not in ('codes', 'labels')}
