@@ -15,26 +15,30 @@ __all__ = ['rope_angles', 'grid_positions', 'apply_rope', 'rope_table', 'RMSNorm
 
 # %% ../nbs/08_gpt.ipynb #92413c2e
 def rope_angles(pos: torch.Tensor, head_dim: int, base: float = 10000.0) -> torch.Tensor:
-    "Angles (T, head_dim/2) of the 2-D rotary embedding for `pos` (T, 2) = (row, col): half rotate with each."
-    if head_dim % 4: raise ValueError(f"2-D rotary embedding needs head_dim divisible by 4; got {head_dim}.")
+    "Angles (T, head_dim/2) of the 2-D rotary embedding at `pos` (T, 2) = (row, col), half each."
+    if head_dim % 4:
+        raise ValueError(f"2-D rotary embedding needs head_dim divisible by 4; got {head_dim}.")
     n = head_dim // 4                                            # frequencies per axis
     freqs = base ** (-torch.arange(n, dtype=torch.float64) / n)  # (n,) from 1 down to ~1/base
     pos = pos.to(torch.float64)
-    return torch.cat([pos[:, :1] * freqs, pos[:, 1:] * freqs], 1)  # (T, head_dim/2): rows, then columns
+    # (T, head_dim/2): the row angles, then the column angles
+    return torch.cat([pos[:, :1] * freqs, pos[:, 1:] * freqs], 1)
 
 def grid_positions(H: int, W: int) -> torch.Tensor:
     "(row, col) of the H*W grid cells in raster order: (H*W, 2)."
-    return torch.stack(torch.meshgrid(torch.arange(H), torch.arange(W), indexing='ij'), -1).reshape(-1, 2)
+    rows, cols = torch.meshgrid(torch.arange(H), torch.arange(W), indexing='ij')  # (H, W) each
+    return torch.stack([rows, cols], -1).reshape(-1, 2)
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    "Rotate channel pairs (j, j + hs/2) of x (..., T, hs) by the angles whose cos and sin are (T, hs/2)."
+    "Rotate channel pairs (j, j + hs/2) of x (..., T, hs) by angles with cos and sin (T, hs/2)."
     x1, x2 = x.chunk(2, -1)
     return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], -1)
 
 # %% ../nbs/08_gpt.ipynb #0ddd6c0b
 def rope_table(pos: torch.Tensor, head_dim: int, n_prefix: int = 1, base: float = 10000.0):
-    "cos and sin (n_prefix + T, head_dim/2) for grid positions `pos` (T, 2), after `n_prefix` unrotated tokens."
-    ang = torch.cat([torch.zeros(n_prefix, head_dim // 2, dtype=torch.float64), rope_angles(pos, head_dim, base)])
+    "cos and sin (n_prefix + T, head_dim/2) at grid positions `pos` (T, 2), after n_prefix tokens."
+    prefix = torch.zeros(n_prefix, head_dim // 2, dtype=torch.float64)  # angle 0: no rotation
+    ang = torch.cat([prefix, rope_angles(pos, head_dim, base)])
     return ang.cos().float(), ang.sin().float()
 
 # %% ../nbs/08_gpt.ipynb #f568c5ca
@@ -48,7 +52,8 @@ class RMSNorm(nn.Module):
         if hasattr(F, 'rms_norm'):  # fused where the torch version has it (2.4+)
             return F.rms_norm(x.float(), (x.shape[-1],), self.weight.float(), self.eps).type_as(x)
         xf = x.float()
-        return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight.float()).type_as(x)
+        norm = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
+        return (norm * self.weight.float()).type_as(x)
 
 # %% ../nbs/08_gpt.ipynb #307971a2
 def swiglu_hidden(n_embd: int, multiple: int = 64) -> int:
@@ -60,25 +65,29 @@ class SwiGLU(nn.Module):
     def __init__(self, n_embd: int, hidden: int | None = None, dropout: float = 0.0):
         super().__init__()
         hidden = hidden or swiglu_hidden(n_embd)
-        self.gate, self.up = nn.Linear(n_embd, hidden, bias=False), nn.Linear(n_embd, hidden, bias=False)
+        self.gate = nn.Linear(n_embd, hidden, bias=False)
+        self.up = nn.Linear(n_embd, hidden, bias=False)
         self.down, self.drop = nn.Linear(hidden, n_embd, bias=False), nn.Dropout(dropout)
 
     def forward(self, x): return self.drop(self.down(F.silu(self.gate(x)) * self.up(x)))
 
 # %% ../nbs/08_gpt.ipynb #4dbea2de
 class KVCache:
-    "Preallocated keys and values for `n_layer` layers: (B, n_head, max_len, head_dim) each, written in place."
+    "Preallocated keys and values of `n_layer` layers, (B, nh, max_len, hs) each, written in place."
     def __init__(self, n_layer: int, max_len: int, static: bool = False):
         self.n_layer, self.max_len, self.static = n_layer, max_len, static
         self.k, self.v = [None] * n_layer, [None] * n_layer
 
     def update(self, layer: int, pos, k: torch.Tensor, v: torch.Tensor):
-        """Write k, v (B, nh, T, hs) at positions pos..pos+T-1; return the keys and values of positions 0..pos+T-1
-        (static: pos is a 0-d tensor, and all max_len positions come back; `visible` says which are written)."""
+        """Write k, v (B, nh, T, hs) at positions pos..pos+T-1; return the keys and values of
+        positions 0..pos+T-1 (static: pos is a 0-d tensor, and all max_len positions come back;
+        `visible` says which are written)."""
         T = k.shape[2]
         if not self.static and pos + T > self.max_len:
-            raise ValueError(f"The KV cache holds {self.max_len} positions; writing {T} at position {pos} overflows it.")
-        if self.k[layer] is None or self.k[layer].shape[0] != k.shape[0] or self.k[layer].dtype != k.dtype:
+            raise ValueError(f"The KV cache holds {self.max_len} positions; "
+                             f"writing {T} at position {pos} overflows it.")
+        old = self.k[layer]
+        if old is None or old.shape[0] != k.shape[0] or old.dtype != k.dtype:
             B, nh, _, hs = k.shape
             self.k[layer] = k.new_zeros(B, nh, self.max_len, hs)
             self.v[layer] = v.new_zeros(B, nh, self.max_len, hs)
@@ -91,8 +100,9 @@ class KVCache:
         return self.k[layer][:, :, :pos + T], self.v[layer][:, :, :pos + T]
 
     def visible(self, pos: torch.Tensor, T: int) -> torch.Tensor:
-        "(T, max_len) bool for a static cache: the positions that each new token at pos..pos+T-1 may attend to."
-        return torch.arange(self.max_len, device=pos.device) <= pos + torch.arange(T, device=pos.device)[:, None]
+        "(T, max_len) bool, static cache: the positions each token at pos..pos+T-1 may attend to."
+        new = pos + torch.arange(T, device=pos.device)[:, None]  # (T, 1)
+        return torch.arange(self.max_len, device=pos.device) <= new
 
 # %% ../nbs/08_gpt.ipynb #aafaef50
 class CausalSelfAttention(nn.Module):
@@ -100,34 +110,42 @@ class CausalSelfAttention(nn.Module):
     def __init__(self, n_embd: int, n_head: int, dropout: float = 0.0):
         super().__init__()
         if n_embd % n_head:
-            raise ValueError(f"n_embd={n_embd} is not divisible by n_head={n_head}: pick a head count that divides it.")
+            raise ValueError(f"n_embd={n_embd} is not divisible by n_head={n_head}: "
+                             "pick a head count that divides it.")
         self.n_head, self.dropout = n_head, dropout
         self.qkv = nn.Linear(n_embd, 3 * n_embd, bias=False)
         self.proj = nn.Linear(n_embd, n_embd, bias=False)
 
-    def forward(self, x, cos=None, sin=None, cache: KVCache | None = None, layer: int = 0, pos: int = 0):
-        "x (B, T, C) at positions pos..pos+T-1 (pos: a 0-d tensor with a static cache); cos, sin (T, hs/2) or None."
+    def forward(self, x, cos=None, sin=None, cache: KVCache | None = None, layer: int = 0,
+                pos: int = 0):
+        "x (B, T, C) at pos..pos+T-1 (a 0-d tensor with a static cache); cos, sin (T, hs/2) or None."
         B, T, C = x.shape
-        qkv = self.qkv(x).view(B, T, 3, self.n_head, C // self.n_head).permute(2, 0, 3, 1, 4)  # (3, B, nh, T, hs)
+        qkv = self.qkv(x).view(B, T, 3, self.n_head, C // self.n_head)
+        qkv = qkv.permute(2, 0, 3, 1, 4)                              # (3, B, nh, T, hs)
         q, k, v = qkv.unbind(0)
-        if cos is not None: q, k = apply_rope(qkv[:2], cos, sin).type_as(v).unbind(0)  # q and k in one go
-        if cache is not None: k, v = cache.update(layer, pos, k, v)   # (B, nh, pos+T, hs); static: max_len
+        if cos is not None:  # q and k in one go
+            q, k = apply_rope(qkv[:2], cos, sin).type_as(v).unbind(0)
+        # (B, nh, pos+T, hs); a static cache gives all max_len positions
+        if cache is not None: k, v = cache.update(layer, pos, k, v)
         S, mask = k.shape[2], None
-        if cache is not None and cache.static: mask = cache.visible(pos, T)  # (T, S): the positions written
+        if cache is not None and cache.static: mask = cache.visible(pos, T)  # (T, S): those written
         elif T > 1 and S > T: mask = torch.ones(T, S, dtype=torch.bool, device=x.device).tril(S - T)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None and T > 1,
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
+                                           is_causal=mask is None and T > 1,
                                            dropout_p=self.dropout if self.training else 0.0)
         return self.proj(y.transpose(1, 2).reshape(B, T, C))                  # (B, T, C)
 
 # %% ../nbs/08_gpt.ipynb #78f34b0d
 class Block(nn.Module):
     "Pre-norm transformer block: attention then SwiGLU MLP, each on a residual branch."
-    def __init__(self, n_embd: int, n_head: int, mlp_hidden: int | None = None, dropout: float = 0.0):
+    def __init__(self, n_embd: int, n_head: int, mlp_hidden: int | None = None,
+                 dropout: float = 0.0):
         super().__init__()
         self.norm1, self.attn = RMSNorm(n_embd), CausalSelfAttention(n_embd, n_head, dropout)
         self.norm2, self.mlp = RMSNorm(n_embd), SwiGLU(n_embd, mlp_hidden, dropout)
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x, cos=None, sin=None, cache: KVCache | None = None, layer: int = 0, pos: int = 0):
+    def forward(self, x, cos=None, sin=None, cache: KVCache | None = None, layer: int = 0,
+                pos: int = 0):
         x = x + self.drop(self.attn(self.norm1(x), cos, sin, cache, layer, pos))
         return x + self.mlp(self.norm2(x))
