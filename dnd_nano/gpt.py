@@ -118,7 +118,7 @@ class CausalSelfAttention(nn.Module):
 
     def forward(self, x, cos=None, sin=None, cache: KVCache | None = None, layer: int = 0,
                 pos: int = 0):
-        "x (B, T, C) at pos..pos+T-1 (a 0-d tensor with a static cache); cos, sin (T, hs/2) or None."
+        "x (B, T, C) at pos..pos+T-1 (a 0-d tensor with a static cache); cos, sin (T, hs/2) or None"
         B, T, C = x.shape
         qkv = self.qkv(x).view(B, T, 3, self.n_head, C // self.n_head)
         qkv = qkv.permute(2, 0, 3, 1, 4)                              # (3, B, nh, T, hs)
