@@ -19,17 +19,21 @@ __all__ = ['evaluate_tokenizer', 'show_depths', 'plot_depth_curves', 'depth_abla
 
 # %% ../nbs/06_depths.ipynb #3d4d56d7
 @torch.no_grad()
-def evaluate_tokenizer(tokenizer: RQVAE, dataset, n: int | None = None, batch_size: int = 250, device=None,
-                       reader=None) -> dict:
-    """PSNR of reconstructions from the first k depths, for each k; where `reader(images) -> strings` can read the
-    images (default: the OCR of TextImages), the share of characters and of images read right; usage per depth."""
+def evaluate_tokenizer(tokenizer: RQVAE, dataset, n: int | None = None, batch_size: int = 250,
+                       device=None, reader=None) -> dict:
+    """PSNR of reconstructions from the first k depths, for each k; where
+    `reader(images) -> strings` can read the images (default: the OCR of TextImages), the share of
+    characters and of images read right; usage per depth."""
     device = default_device(device)
     tokenizer = tokenizer.to(device).eval()
     n = min(n or len(dataset), len(dataset))
-    if n < 1: raise ValueError("evaluate_tokenizer needs at least one image: the data set is empty.")
-    if reader is None and isinstance(dataset, TextImages): reader = lambda images: read_text(images, dataset)
+    if n < 1:
+        raise ValueError("evaluate_tokenizer needs at least one image: the data set is empty.")
+    if reader is None and isinstance(dataset, TextImages):
+        reader = lambda images: read_text(images, dataset)
     x = torch.stack([dataset[i][0] for i in range(n)])
-    codes = torch.cat([tokenizer.encode(x[i:i + batch_size].to(device)).cpu() for i in range(0, n, batch_size)])
+    codes = torch.cat([tokenizer.encode(x[i:i + batch_size].to(device)).cpu()
+                       for i in range(0, n, batch_size)])  # (n, H, W, D)
     D, K = tokenizer.config.n_depth, tokenizer.config.codebook_size
     texts = [dataset.text(i) for i in range(n)] if reader is not None else None
     out = {'depth': [], 'psnr': [], 'char_acc': [], 'exact': []}
@@ -49,22 +53,24 @@ def evaluate_tokenizer(tokenizer: RQVAE, dataset, n: int | None = None, batch_si
 # %% ../nbs/06_depths.ipynb #b84496c2
 @torch.no_grad()
 def show_depths(tokenizer: RQVAE, images, titles_fn=None, size: float = 1.3):
-    "Originals (top row) and reconstructions from the first 1..D depths (one row each); `titles_fn(images)` labels them."
+    """Originals (top row) and reconstructions from the first 1..D depths (one row each);
+    `titles_fn(images)` labels them."""
     tokenizer = tokenizer.eval()
     dev = next(tokenizer.parameters()).device
     codes = tokenizer.encode(images.to(dev))
-    rows = [images.cpu()] + [tokenizer.decode(codes, depth=k).cpu() for k in range(1, tokenizer.config.n_depth + 1)]
+    D = tokenizer.config.n_depth
+    rows = [images.cpu()] + [tokenizer.decode(codes, depth=k).cpu() for k in range(1, D + 1)]
     grid = torch.cat(rows)
     titles = sum((list(titles_fn(r)) for r in rows), []) if titles_fn else None
     fig = show_images(grid, nrows=len(rows), titles=titles, size=size)
     for i, ax in enumerate(fig.axes[::len(images)]):
-        ax.text(-0.1, 0.5, 'original' if i == 0 else f'depth {i}', transform=ax.transAxes, ha='right', va='center',
-                fontsize=8, rotation=90)
+        ax.text(-0.1, 0.5, 'original' if i == 0 else f'depth {i}', transform=ax.transAxes,
+                ha='right', va='center', fontsize=8, rotation=90)
     return fig
 
 # %% ../nbs/06_depths.ipynb #46a85deb
 def plot_depth_curves(results: dict, title: str = ''):
-    "PSNR, OCR scores and codebook usage against depth, for one `evaluate_tokenizer` result or a dict of them."
+    "PSNR, OCR scores and codebook usage by depth, for one `evaluate_tokenizer` result or a dict."
     results = results if 'psnr' not in results else {'': results}
     fig, axs = plt.subplots(1, 3, figsize=(10, 2.6))
     for name, r in results.items():
@@ -72,22 +78,25 @@ def plot_depth_curves(results: dict, title: str = ''):
         if r['char_acc']:
             axs[1].plot(r['depth'], r['char_acc'], 'o-', label=f'{name} characters'.strip())
             axs[1].plot(r['depth'], r['exact'], 's--', label=f'{name} images exact'.strip())
-        axs[2].bar(np.arange(len(r['usage'])) + 0.8 * list(results).index(name) / len(results), r['usage'],
-                   width=0.8 / len(results), label=name)
+        shift = 0.8 * list(results).index(name) / len(results)  # bars of each result side by side
+        axs[2].bar(np.arange(len(r['usage'])) + shift, r['usage'], width=0.8 / len(results),
+                   label=name)
     axs[0].set(xlabel='depths decoded', ylabel='PSNR (dB)')
     axs[1].set(xlabel='depths decoded', ylabel='share read right', ylim=(0, 1.02))
     axs[2].set(xlabel='depth', ylabel='codebook usage', ylim=(0, 1.02))
     for ax in axs[:2]: ax.xaxis.get_major_locator().set_params(integer=True)
-    for ax in axs: ax.legend(fontsize=6) if ax.get_legend_handles_labels()[0] and len(results) > 1 or ax is axs[1] else None
+    for ax in axs:  # a legend where there is more than one result, and always for the OCR scores
+        if ax.get_legend_handles_labels()[0] and len(results) > 1 or ax is axs[1]:
+            ax.legend(fontsize=6)
     fig.suptitle(title); fig.tight_layout()
     return fig
 
 # %% ../nbs/06_depths.ipynb #0c613bdb
-def depth_ablation(depths=(1, 2, 4), steps: int = 1500, batch_size: int = 64, lr: float = 2e-3, n_train: int = 20000,
-                   n_test: int = 1000, config: RQVAEConfig | None = None, data=None, device=None,
-                   progress: bool = True, reader=None) -> dict:
-    """Train one tokenizer per depth in `depths` on TextImages (or `data=(train, test)`); evaluate each (`reader`: see
-    `evaluate_tokenizer`). Returns the results by name."""
+def depth_ablation(depths=(1, 2, 4), steps: int = 1500, batch_size: int = 64, lr: float = 2e-3,
+                   n_train: int = 20000, n_test: int = 1000, config: RQVAEConfig | None = None,
+                   data=None, device=None, progress: bool = True, reader=None) -> dict:
+    """Train one tokenizer per depth in `depths` on TextImages (or `data=(train, test)`); evaluate
+    each (`reader`: see `evaluate_tokenizer`). Returns the results by name."""
     train, test = data or (TextImages(n=n_train, seed=0), TextImages(n=n_test, seed=1))
     results = {}
     for D in depths:
@@ -95,7 +104,8 @@ def depth_ablation(depths=(1, 2, 4), steps: int = 1500, batch_size: int = 64, lr
         torch.manual_seed(0)
         tok = RQVAE(cfg)
         t0 = time.perf_counter()
-        hist = fit(tok, train, steps=steps, batch_size=batch_size, lr=lr, device=device, progress=progress, log_every=50)
+        hist = fit(tok, train, steps=steps, batch_size=batch_size, lr=lr, device=device,
+                   progress=progress, log_every=50)
         r = evaluate_tokenizer(tok, test, device=device, reader=reader)
         r['train_seconds'] = time.perf_counter() - t0
         r['final_rec'] = hist['rec'][-1]
@@ -103,12 +113,14 @@ def depth_ablation(depths=(1, 2, 4), steps: int = 1500, batch_size: int = 64, lr
     return results
 
 def ablation_table(results: dict) -> str:
-    "A markdown table: the full-depth PSNR, OCR scores, usage per depth and training time of each tokenizer."
-    rows = ['| tokenizer | PSNR | characters read right | images read exactly | usage per depth | usage overall | train s |',
+    "A markdown table: the full-depth PSNR, OCR scores, usage per depth and training time of each."
+    rows = ['| tokenizer | PSNR | characters read right | images read exactly '
+            '| usage per depth | usage overall | train s |',
             '|---|---|---|---|---|---|---|']
     for name, r in results.items():
         acc = f"{r['char_acc'][-1]:.1%}" if r['char_acc'] else '-'
         ex = f"{r['exact'][-1]:.1%}" if r['exact'] else '-'
-        rows.append(f"| {name} | {r['psnr'][-1]:.1f} | {acc} | {ex} | {' / '.join(f'{u:.0%}' for u in r['usage'])} "
+        usage = ' / '.join(f'{u:.0%}' for u in r['usage'])
+        rows.append(f"| {name} | {r['psnr'][-1]:.1f} | {acc} | {ex} | {usage} "
                     f"| {r['usage_all']:.0%} | {r['train_seconds']:.0f} |")
     return '\n'.join(rows)
