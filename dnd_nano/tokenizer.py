@@ -9,11 +9,11 @@ import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
-from .core import check_images, preset_of, psnr
+from .core import check_fields, check_images, maybe, preset_of, psnr, real, whole
 from .quantize import ResidualQuantizer
 
 # %% auto #0
-__all__ = ['RQVAEConfig', 'ResBlock', 'Encoder', 'Decoder', 'RQVAE']
+__all__ = ['RQVAEConfig', 'check_geometry', 'ResBlock', 'Encoder', 'Decoder', 'RQVAE']
 
 # %% ../nbs/05_tokenizer.ipynb #6116f867
 @dataclass
@@ -35,25 +35,14 @@ class RQVAEConfig:
 
     def __post_init__(self):
         "Refuse impossible settings when the config is made."
-        for k in ('in_channels', 'image_size', 'channels', 'patch', 'f', 'latent_dim', 'codebook_size', 'n_depth'):
-            v = getattr(self, k)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"RQVAEConfig: {k}={v!r} must be a whole number, at least 1.")
-        if self.image_width is not None and (isinstance(self.image_width, bool) or not isinstance(self.image_width, int)
-                                             or self.image_width < 1):
-            raise ValueError(f"RQVAEConfig: image_width={self.image_width!r} must be None or a whole number >= 1.")
-        if isinstance(self.n_res_blocks, bool) or not isinstance(self.n_res_blocks, int) or self.n_res_blocks < 0:
-            raise ValueError(f"RQVAEConfig: n_res_blocks={self.n_res_blocks!r} must be a whole number >= 0.")
-        if self.loss not in ('bce', 'mse'): raise ValueError(f"RQVAEConfig: loss={self.loss!r}: use 'bce' or 'mse'.")
-        if self.channels % 4: raise ValueError(f"RQVAEConfig: channels={self.channels} must be a multiple of 4 "
-                                               "(the group norm splits them in groups of 4 or more).")
-        s = self.patch
-        while s < self.f: s *= 2
-        if s != self.f: raise ValueError(f"RQVAEConfig: f={self.f} must be patch={self.patch} times a power of two.")
-        if any(d % self.f for d in self.image_hw):
-            raise ValueError(f"RQVAEConfig: the image size {self.image_hw} must be a multiple of f={self.f}.")
-        if not (isinstance(self.beta, (int, float)) and 0 <= self.beta < float('inf')):
-            raise ValueError(f"RQVAEConfig: beta={self.beta!r} must be a finite number >= 0.")
+        try:
+            one = whole(1)
+            check_fields(self, in_channels=one, image_size=one, channels=one, patch=one, f=one,
+                         latent_dim=one, codebook_size=one, n_depth=one, image_width=maybe(one),
+                         n_res_blocks=whole(0), beta=real(0))
+            if self.loss not in ('bce', 'mse'): raise ValueError(f"loss={self.loss!r}: use 'bce' or 'mse'.")
+            check_geometry(self)
+        except ValueError as e: raise ValueError(f"RQVAEConfig: {e}") from None
 
     PRESETS = ('text', 'mnist_text', 'mnist', 'cifar10')
 
@@ -83,6 +72,17 @@ class RQVAEConfig:
     def cifar10(cls, **kw):
         "CIFAR-10, 3x32x32, f=4: an 8x8 grid; MSE loss."
         return cls(**{'in_channels': 3, 'f': 4, 'patch': 2, 'channels': 128, 'loss': 'mse', 'latent_dim': 64, **kw})
+
+def check_geometry(c: RQVAEConfig):
+    "Channels in groups of 4, f = patch times a power of two, and images a multiple of f."
+    if c.channels % 4:
+        raise ValueError(f"channels={c.channels} must be a multiple of 4 (the group norm splits them in "
+                         "groups of 4 or more).")
+    s = c.patch
+    while s < c.f: s *= 2
+    if s != c.f: raise ValueError(f"f={c.f} must be patch={c.patch} times a power of two.")
+    if any(d % c.f for d in c.image_hw):
+        raise ValueError(f"the image size {c.image_hw} must be a multiple of f={c.f}.")
 
 # %% ../nbs/05_tokenizer.ipynb #6504db62
 def _norm(c): return nn.GroupNorm(min(32, c // 4), c)
