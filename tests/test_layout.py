@@ -181,7 +181,7 @@ def test_the_line_check_can_fail():
 # ---- configs check themselves in a few declared rules -----------------------------------------------------------------
 
 MAX_POST_INIT = 15
-POST_INIT_NOT_YET = {'text': 31, }  # being shortened
+POST_INIT_NOT_YET = {'text': 31}  # being shortened
 
 def post_init_lengths(source: str) -> list:
     "Lines of each `__post_init__` in `source`, the def line included."
