@@ -155,7 +155,8 @@ def stage_bench(a, work: Path) -> dict:
     """The training step (compiled, bf16) and the sampling of each variant, in the order of TASKS, each only if its
     estimate ends before a.until; the figures are written as they come, so a stop keeps what finished."""
     import torch
-    from dnd_nano.bench import bench_training, bench_sampling, peak_tflops, profile_train_step, peak_rss_mb
+    from dnd_nano.bench import bench_training, bench_sampling, peak_tflops, peak_rss_mb
+    from dnd_nano.speed import profile_train_step
     from dnd_nano.core import default_device
     from dnd_nano.model import DnDConfig
     dev = default_device(a.device)

@@ -4,7 +4,8 @@
 
 # %% ../nbs/03_checkpoint.ipynb #c1a4cf6f
 from __future__ import annotations
-import contextlib, dataclasses, errno, hashlib, json, os, pickle, random, re, shutil, tempfile, threading
+import contextlib, dataclasses, errno, hashlib, json, os, pickle, random, re, shutil, tempfile
+import threading
 from dataclasses import asdict, fields
 from pathlib import Path
 import numpy as np
@@ -19,10 +20,12 @@ __all__ = ['FORMAT', 'CheckpointError', 'rng_state', 'set_rng_state', 'safe_load
 
 # %% ../nbs/03_checkpoint.ipynb #fc0082e4
 class CheckpointError(RuntimeError):
-    "A checkpoint or codes file that cannot be used: missing, truncated, corrupt, unsafe, or for another model."
+    """A checkpoint or codes file that cannot be used: missing, truncated, corrupt, unsafe, or for
+    another model."""
 
 def rng_state() -> dict:
-    "The states of Python's, NumPy's and torch's random generators, in types that `weights_only` loading accepts."
+    """The states of Python's, NumPy's and torch's random generators, in types that `weights_only`
+    loading accepts."""
     version, state, gauss = random.getstate()
     _, keys, pos, has_gauss, cached = np.random.get_state()
     s = {'python': [version, list(state), gauss], 'torch': torch.get_rng_state(),
@@ -40,7 +43,8 @@ def set_rng_state(s: dict):
     if 'cuda' in s and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
 
 def safe_load(path, what: str = 'checkpoint'):
-    "Read a torch file with `weights_only=True`; a `CheckpointError` that says why when it cannot be read."
+    """Read a torch file with `weights_only=True`; a `CheckpointError` that says why when it cannot
+    be read."""
     path = Path(path)
     if not path.is_file(): raise CheckpointError(f"No {what} at {path}: check the path" +
                                                  (" (it is a folder)." if path.is_dir() else "."))
@@ -48,36 +52,44 @@ def safe_load(path, what: str = 'checkpoint'):
     except pickle.UnpicklingError as e:
         g = re.search(r'Unsupported global: GLOBAL (\S+)', str(e))
         if g: raise CheckpointError(
-            f"{path} cannot be read as a {what}: it asks to call or build {g[1][:100]}. A dnd_nano {what} holds only "
-            "tensors and plain values, so this file was not written by dnd_nano, or was changed: it is not loaded "
-            "(loading it could run code).") from None
-        raise CheckpointError(f"{path} is not a readable {what}: it is not a torch file, or it is truncated or "
-                              "corrupt. Use an earlier one or make it again.") from None
+            f"{path} cannot be read as a {what}: it asks to call or build {g[1][:100]}. A dnd_nano "
+            f"{what} holds only tensors and plain values, so this file was not written by "
+            "dnd_nano, or was changed: it is not loaded (loading it could run code).") from None
+        raise CheckpointError(f"{path} is not a readable {what}: it is not a torch file, or it is "
+                              "truncated or corrupt. Use an earlier one or make it "
+                              "again.") from None
     except Exception as e:
-        raise CheckpointError(f"{path} is not a readable {what} ({type(e).__name__}): the file is truncated or corrupt, "
-                              "e.g. from a copy that did not finish. Use an earlier one or make it again.") from None
+        raise CheckpointError(f"{path} is not a readable {what} ({type(e).__name__}): the file is "
+                              "truncated or corrupt, e.g. from a copy that did not finish. Use an "
+                              "earlier one or make it again.") from None
 
 # %% ../nbs/03_checkpoint.ipynb #e1c8f4bf
 def atomic_write(path, write, what: str = 'file') -> Path:
-    "Call `write(f)` on a fresh temporary file next to `path`, sync it, then rename it over `path`; clean up on failure."
+    """Call `write(f)` on a fresh temporary file next to `path`, sync it, then rename it over
+    `path`; clean up on failure."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
-    except OSError as e: raise CheckpointError(f"Cannot write the {what} {path}: {e.strerror or e}. Choose a folder "
-                                               "you can write to.") from None
+    except OSError as e:
+        raise CheckpointError(f"Cannot write the {what} {path}: {e.strerror or e}. Choose a "
+                              "folder you can write to.") from None
     try:
         with os.fdopen(fd, 'wb') as f:
             write(f); f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)  # atomic: readers see the old file or the new one
     except BaseException as e:
-        # torch's own writer reports a full disk as a RuntimeError, so the free space is looked at as well
-        full = getattr(e, 'errno', None) in (errno.ENOSPC, errno.EDQUOT) or shutil.disk_usage(path.parent).free < 2**20
+        # torch's own writer reports a full disk as a RuntimeError, so the free space is looked at
+        # as well
+        full = (getattr(e, 'errno', None) in (errno.ENOSPC, errno.EDQUOT)
+                or shutil.disk_usage(path.parent).free < 2**20)
         with contextlib.suppress(OSError): os.unlink(tmp)
         if isinstance(e, (OSError, RuntimeError)):
-            why = "the disk is full. " if full else f"{getattr(e, 'strerror', None) or str(e).splitlines()[0][:200]}. "
-            raise CheckpointError(f"Writing the {what} {path} failed: {why}{path} is unchanged and no partial file was "
-                                  "left; " + ("free some space and run again." if full else "fix the cause and run again.")) from None
+            err = getattr(e, 'strerror', None) or str(e).splitlines()[0][:200]
+            why = "the disk is full. " if full else f"{err}. "
+            todo = "free some space" if full else "fix the cause"
+            raise CheckpointError(f"Writing the {what} {path} failed: {why}{path} is unchanged and "
+                                  f"no partial file was left; {todo} and run again.") from None
         raise
     return path
 
@@ -86,8 +98,10 @@ try: import fcntl
 except ImportError: fcntl = None  # Windows: a lock file and msvcrt below
 
 class RunLock:
-    "Exclusive lock on folder `folder` while a run writes there; a second process gets a `CheckpointError`."
-    _held, _guard = {}, threading.Lock()   # folder -> [open handle, depth]: the lock can be taken again in-process
+    """Exclusive lock on folder `folder` while a run writes there; a second process gets a
+    `CheckpointError`."""
+    # folder -> [open handle, depth]: the lock can be taken again in-process
+    _held, _guard = {}, threading.Lock()
     def __init__(self, folder): self.folder = Path(folder).absolute()
 
     def __enter__(self):
@@ -95,20 +109,25 @@ class RunLock:
             if self.folder in self._held: self._held[self.folder][1] += 1; return self
             try:
                 self.folder.mkdir(parents=True, exist_ok=True)
-                if not os.access(self.folder, os.W_OK): raise PermissionError(errno.EACCES, 'permission denied')
-                # Linux and macOS lock the folder itself, so nothing is written into it; Windows needs a file
-                h = os.open(self.folder, os.O_RDONLY) if fcntl else open(self.folder / '.dnd_nano.lock', 'a+')
+                if not os.access(self.folder, os.W_OK):
+                    raise PermissionError(errno.EACCES, 'permission denied')
+                # Linux and macOS lock the folder itself, so nothing is written into it; Windows
+                # needs a file
+                if fcntl: h = os.open(self.folder, os.O_RDONLY)
+                else: h = open(self.folder / '.dnd_nano.lock', 'a+')
             except OSError as e:
-                raise CheckpointError(f"Cannot write to the folder {self.folder}: {e.strerror or e}. Choose a "
-                                      "folder you can write to.") from None
+                raise CheckpointError(f"Cannot write to the folder {self.folder}: "
+                                      f"{e.strerror or e}. Choose a folder you can write "
+                                      "to.") from None
             try:
                 if fcntl: fcntl.flock(h, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 else:
                     import msvcrt; msvcrt.locking(h.fileno(), msvcrt.LK_NBLCK, 1)
             except OSError:
                 os.close(h) if fcntl else h.close()
-                raise CheckpointError(f"Another run is writing to {self.folder} (it holds the folder's lock). Wait for "
-                                      "it to finish, or give this run another output folder.") from None
+                raise CheckpointError(f"Another run is writing to {self.folder} (it holds the "
+                                      "folder's lock). Wait for it to finish, or give this run "
+                                      "another output folder.") from None
             self._held[self.folder] = [h, 1]
         return self
 
@@ -124,78 +143,93 @@ class RunLock:
 # %% ../nbs/03_checkpoint.ipynb #d7120757
 FORMAT = 'dnd_nano/2'
 
-def _plain(d: dict) -> dict: return json.loads(json.dumps(d, default=str))  # tuples -> lists, paths -> strings
+# tuples -> lists, paths -> strings
+def _plain(d: dict) -> dict: return json.loads(json.dumps(d, default=str))
 
 def config_dict(obj) -> dict | None:
-    "A model's config (or a config dataclass itself) as a dict of plain values: tuples become lists, paths strings."
-    cfg = obj if dataclasses.is_dataclass(obj) and not isinstance(obj, type) else getattr(obj, 'config', None)
+    """A model's config (or a config dataclass itself) as a dict of plain values: tuples become
+    lists, paths strings."""
+    is_config = dataclasses.is_dataclass(obj) and not isinstance(obj, type)
+    cfg = obj if is_config else getattr(obj, 'config', None)
     return _plain(asdict(cfg)) if dataclasses.is_dataclass(cfg) else None
 
 def class_name(obj) -> str:
-    """The module and name of the class of `obj` (or of `obj` itself, if it is a class). A class may be
-    saved under another's name (`saved_as`): a family of models whose config names the member."""
+    """The module and name of the class of `obj` (or of `obj` itself, if it is a class). A class may
+    be saved under another's name (`saved_as`): a family of models whose config names the member."""
     cls = obj if isinstance(obj, type) else type(obj)
     cls = getattr(cls, 'saved_as', cls)
     return f'{cls.__module__}.{cls.__qualname__}'
 
 def all_finite(state: dict) -> bool:
     "Whether every floating-point tensor of a state dict is finite."
-    ts = [t.isfinite().all() for t in state.values() if isinstance(t, torch.Tensor) and t.is_floating_point()]
+    ts = [t.isfinite().all() for t in state.values()
+          if isinstance(t, torch.Tensor) and t.is_floating_point()]
     return bool(torch.stack(ts).all()) if ts else True
 
-def save_checkpoint(path, model: nn.Module, opt=None, step: int = 0, hist: dict | None = None, ema=None,
-                    train_config=None, meta: dict | None = None) -> Path:
+def save_checkpoint(path, model: nn.Module, opt=None, step: int = 0, hist: dict | None = None,
+                    ema=None, train_config=None, meta: dict | None = None) -> Path:
     "Write a checkpoint atomically (`atomic_write`); refuses weights that are not finite."
     sd, ema_sd = model.state_dict(), ema.state_dict() if ema is not None else None
     if not all_finite(sd) or (ema_sd is not None and not all_finite(ema_sd)):
-        raise CheckpointError(f"The weights at step {step} are not finite (NaN or inf): they were not saved, and "
-                              f"{path} keeps its last good checkpoint. Lower the learning rate or check the data.")
-    state = {'format': FORMAT, 'model_class': class_name(model), 'config': config_dict(model), 'model': sd,
-             'step': int(step), 'hist': hist or {}, 'rng': rng_state(),
+        raise CheckpointError(f"The weights at step {step} are not finite (NaN or inf): they were "
+                              f"not saved, and {path} keeps its last good checkpoint. Lower the "
+                              "learning rate or check the data.")
+    state = {'format': FORMAT, 'model_class': class_name(model), 'config': config_dict(model),
+             'model': sd, 'step': int(step), 'hist': hist or {}, 'rng': rng_state(),
              'optimizer': opt.state_dict() if opt is not None else None, 'ema': ema_sd,
              'train_config': _plain(asdict(train_config)) if train_config is not None else None,
              'meta': {str(k): str(v) for k, v in (meta or {}).items()}}
     return atomic_write(path, lambda f: torch.save(state, f), 'checkpoint')
 
 def read_checkpoint(path) -> dict:
-    "Read and check a checkpoint file; a `CheckpointError` with a plain message when it can't be used."
+    """Read and check a checkpoint file; a `CheckpointError` with a plain message when it can't be
+    used."""
     state = safe_load(path)
-    if not isinstance(state, dict) or 'model' not in state or not str(state.get('format', '')).startswith('dnd_nano/'):
+    fmt = str(state.get('format', '')) if isinstance(state, dict) else ''
+    if not isinstance(state, dict) or 'model' not in state or not fmt.startswith('dnd_nano/'):
         what = (' (it is a codes file: pass it where codes are expected)'
-                if isinstance(state, dict) and str(state.get('format', '')).startswith('dnd_nano-codes') else '')
+                if fmt.startswith('dnd_nano-codes') else '')
         raise CheckpointError(f"{path} is a torch file but not a dnd_nano checkpoint{what}.")
     if state['format'] != FORMAT:
-        raise CheckpointError(f"{path} is a checkpoint of format {state['format']!r}; this version reads {FORMAT!r}. "
-                              "Retrain it, or read it with the version that wrote it.")
+        raise CheckpointError(f"{path} is a checkpoint of format {state['format']!r}; this version "
+                              f"reads {FORMAT!r}. Retrain it, or read it with the version that "
+                              "wrote it.")
     return state
 
 def with_added(cfg_cls, config: dict) -> dict:
-    """`config` with the fields added to `cfg_cls` after files were first written (its `ADDED`: field -> the value every
-    older file was made with), where the file lacks them: an old file means what it meant when it was written."""
+    """`config` with the fields added to `cfg_cls` after files were first written (its `ADDED`:
+    field -> the value every older file was made with), where the file lacks them: an old file means
+    what it meant when it was written."""
     return {**getattr(cfg_cls, 'ADDED', {}), **config}
 
 def check_config(state: dict, model: nn.Module, path='checkpoint'):
     "Raise a `CheckpointError` naming every config field where the checkpoint and `model` differ."
     want, have = state.get('config'), config_dict(model)
-    if want is not None and getattr(model, 'config', None) is not None: want = with_added(type(model.config), want)
+    if want is not None and getattr(model, 'config', None) is not None:
+        want = with_added(type(model.config), want)
     if state.get('model_class') != class_name(model):
-        raise CheckpointError(f"{path} holds a {state.get('model_class')}, not a {class_name(model)}.")
+        raise CheckpointError(f"{path} holds a {state.get('model_class')}, not a "
+                              f"{class_name(model)}.")
     if want is None or have is None or want == have: return
     diff = [f"{k}: checkpoint {want.get(k, '<missing>')!r} vs model {have.get(k, '<missing>')!r}"
             for k in sorted(set(want) | set(have)) if want.get(k) != have.get(k)]
-    raise CheckpointError(f"{path} was saved from a model with another config; differing fields: " + '; '.join(diff) +
+    raise CheckpointError(f"{path} was saved from a model with another config; differing "
+                          "fields: " + '; '.join(diff) +
                           ". Build the model with the checkpoint's config, or use `load_model`.")
 
 def load_checkpoint(path, model: nn.Module, opt=None, ema=None) -> dict:
-    "Load a checkpoint into `model` (and `opt`, `ema`) after checking the config; returns the checkpoint dict."
+    """Load a checkpoint into `model` (and `opt`, `ema`) after checking the config; returns the
+    checkpoint dict."""
     state = read_checkpoint(path)
     check_config(state, model, path)
     try:
         model.load_state_dict(state['model'])  # strict: every tensor must match
-        if opt is not None and state['optimizer'] is not None: opt.load_state_dict(state['optimizer'])
+        if opt is not None and state['optimizer'] is not None:
+            opt.load_state_dict(state['optimizer'])
         if ema is not None and state['ema'] is not None: ema.load_state_dict(state['ema'])
     except (RuntimeError, ValueError, KeyError) as e:
-        raise CheckpointError(f"{path} does not fit the model it is loaded into: {str(e).splitlines()[0][:300]}") from None
+        raise CheckpointError(f"{path} does not fit the model it is loaded into: "
+                              f"{str(e).splitlines()[0][:300]}") from None
     return state
 
 # %% ../nbs/03_checkpoint.ipynb #1c7a08e4
@@ -204,25 +238,31 @@ def _classes(classes) -> dict:
     return {class_name(c): c for c in classes}
 
 def build_model(name: str, config, classes, path='file') -> nn.Module:
-    "Build class `name` (one of `classes`) from a config dict; a `CheckpointError` for any other name or a bad config."
+    """Build class `name` (one of `classes`) from a config dict; a `CheckpointError` for any other
+    name or a bad config."""
     allowed = _classes(classes)
     if name not in allowed:
         want = ' or '.join(n.rsplit('.', 1)[-1] for n in allowed)
-        raise CheckpointError(f"{path} holds a {str(name)[:100]}, but a {want} is expected here: pass the right file.")
+        raise CheckpointError(f"{path} holds a {str(name)[:100]}, but a {want} is expected here: "
+                              "pass the right file.")
     cls = allowed[name]
     if config is None: return cls()
     cfg_cls, names = cls.config_class, {f.name for f in fields(cls.config_class)}
     if not isinstance(config, dict) or set(config) - names:
         extra = sorted(set(config) - names) if isinstance(config, dict) else config
-        raise CheckpointError(f"{path} has a config that {cfg_cls.__name__} does not know ({str(extra)[:200]}): it was "
-                              "written by another version of dnd_nano.")
+        raise CheckpointError(f"{path} has a config that {cfg_cls.__name__} does not know "
+                              f"({str(extra)[:200]}): it was written by another version of "
+                              "dnd_nano.")
     config = with_added(cfg_cls, config)
-    try: return cls(cfg_cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()}))
+    try:
+        return cls(cfg_cls(**{k: tuple(v) if isinstance(v, list) else v
+                              for k, v in config.items()}))
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"{path} holds a config that cannot be built: {e}") from None
 
 def load_model(path, classes, ema: bool = True, device=None) -> nn.Module:
-    "Rebuild a model of one of `classes` from a checkpoint (`.pt`) or a safetensors export, in eval mode."
+    """Rebuild a model of one of `classes` from a checkpoint (`.pt`) or a safetensors export, in
+    eval mode."""
     path = Path(path)
     if path.suffix == '.safetensors':
         from safetensors import SafetensorError
@@ -232,10 +272,11 @@ def load_model(path, classes, ema: bool = True, device=None) -> nn.Module:
             with safe_open(str(path), 'pt') as f: meta = f.metadata()
             sd = load_file(str(path))
         except (SafetensorError, OSError, ValueError) as e:
-            raise CheckpointError(f"{path} is not a readable safetensors file ({str(e)[:200]}).") from None
+            raise CheckpointError(f"{path} is not a readable safetensors file "
+                                  f"({str(e)[:200]}).") from None
         if not meta or 'model_class' not in meta or 'config' not in meta:
-            raise CheckpointError(f"{path} has no dnd_nano metadata (model_class and config): export it with "
-                                  "`export_safetensors`, which records them.")
+            raise CheckpointError(f"{path} has no dnd_nano metadata (model_class and config): "
+                                  "export it with `export_safetensors`, which records them.")
         try: config = json.loads(meta['config'])
         except ValueError: raise CheckpointError(f"{path} has a config that is not JSON.") from None
         model = build_model(meta['model_class'], config, classes, path)
@@ -245,17 +286,20 @@ def load_model(path, classes, ema: bool = True, device=None) -> nn.Module:
         sd = state['ema'] if ema and state.get('ema') is not None else state['model']
     try: model.load_state_dict(sd)
     except RuntimeError as e:
-        raise CheckpointError(f"{path}: its weights do not fit its own config ({str(e).splitlines()[0][:200]}).") from None
+        raise CheckpointError(f"{path}: its weights do not fit its own config "
+                              f"({str(e).splitlines()[0][:200]}).") from None
     return model.to(default_device(device)).eval()
 
 def export_safetensors(ckpt_path, out_path=None, ema: bool = True) -> Path:
-    "Write the (EMA) weights of a checkpoint as safetensors, with the model class and config as metadata."
+    """Write the (EMA) weights of a checkpoint as safetensors, with the model class and config as
+    metadata."""
     from safetensors.torch import save
     state = read_checkpoint(ckpt_path)
     sd = state['ema'] if ema and state.get('ema') is not None else state['model']
     out = Path(out_path or Path(ckpt_path).with_suffix('.safetensors'))
     data = save({k: v.contiguous() for k, v in sd.items()},
-                metadata={'model_class': state['model_class'], 'config': json.dumps(state['config'])})
+                metadata={'model_class': state['model_class'],
+                          'config': json.dumps(state['config'])})
     return atomic_write(out, lambda f: f.write(data), 'safetensors file')
 
 # %% ../nbs/03_checkpoint.ipynb #0a0978e7
@@ -265,5 +309,6 @@ def fingerprint(model_or_state) -> str:
     h = hashlib.sha256()
     for k in sorted(sd):
         t = sd[k].detach().cpu().contiguous()
-        h.update(f'{k}:{tuple(t.shape)}:{t.dtype};'.encode()); h.update(t.view(-1).view(torch.uint8).numpy().tobytes())
+        h.update(f'{k}:{tuple(t.shape)}:{t.dtype};'.encode())
+        h.update(t.view(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()[:16]

@@ -15,9 +15,11 @@ __all__ = ['nearest_code', 'straight_through', 'kmeans', 'VectorQuantizer', 'cod
 
 # %% ../nbs/02_quantize.ipynb #d566dd67
 def nearest_code(x: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
-    "Index (long) of the nearest row of `codebook` (K, dim) for each row of `x` (N, dim), in L2 distance."
+    """Index (long) of the nearest row of `codebook` (K, dim) for each row of `x` (N, dim), in L2
+    distance."""
     # ||x - e||^2 = ||x||^2 - 2 x.e + ||e||^2, and ||x||^2 does not depend on the code
-    if x.is_cuda and torch.backends.cuda.matmul.allow_tf32:  # TF32 rounds fp32 matmul inputs to 10 bits: search in fp64
+    # TF32 rounds fp32 matmul inputs to 10 bits: search in fp64
+    if x.is_cuda and torch.backends.cuda.matmul.allow_tf32:
         x, codebook = x.double(), codebook.double()
     scores = torch.addmm((codebook * codebook).sum(1), x, codebook.t(), alpha=-2)  # (N, K)
     return scores.argmin(1)
@@ -30,53 +32,77 @@ def straight_through(z: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
 # %% ../nbs/02_quantize.ipynb #0e35c47f
 @torch.no_grad()
 def kmeans(x: torch.Tensor, k: int, n_iter: int = 10) -> torch.Tensor:
-    "`k` centres (k, dim) for the rows of `x` (N, dim) after `n_iter` Lloyd iterations, started from random rows."
+    """`k` centres (k, dim) for the rows of `x` (N, dim) after `n_iter` Lloyd iterations, started
+    from random rows."""
     n = len(x)
-    start = torch.randperm(n, device=x.device)[:k] if n >= k else torch.randint(n, (k,), device=x.device)
+    start = (torch.randperm(n, device=x.device)[:k] if n >= k
+             else torch.randint(n, (k,), device=x.device))
     centres = x[start]
     for _ in range(n_iter):
         codes = nearest_code(x, centres)
         counts = torch.bincount(codes, minlength=k).to(x.dtype)       # (k,)
         sums = torch.zeros_like(centres).index_add_(0, codes, x)      # (k, dim)
-        fresh = x[torch.randint(n, (k,), device=x.device)]            # for clusters that lost all their points
+        # for clusters that lost all their points
+        fresh = x[torch.randint(n, (k,), device=x.device)]
         centres = torch.where(counts[:, None] > 0, sums / counts.clamp_min(1)[:, None], fresh)
     return centres
 
 # %% ../nbs/02_quantize.ipynb #79a32626
 def _distributed() -> bool: return dist.is_available() and dist.is_initialized()
 
+def _check_channels(z: torch.Tensor, dim: int, who: str):
+    "Raise unless the last axis of `z` holds the `dim` channels."
+    if z.shape[-1] != dim:
+        raise ValueError(f"{who}(dim={dim}) got z of shape {tuple(z.shape)}: the last axis must "
+                         f"be the {dim} channels (channels-last; permute (B, C, H, W) to (B, H, W, "
+                         "C)).")
+
 def _finite_or_skip(x: torch.Tensor, training: bool, who: str) -> bool:
-    "Whether latents `x` are all finite. In eval mode a non-finite one is an error; in training the update is skipped."
+    """Whether latents `x` are all finite. In eval mode a non-finite one is an error; in training
+    the update is skipped."""
     if bool(torch.isfinite(x).all()): return True
-    if not training: raise ValueError(f"{who} got latents with NaN or infinite values: check the encoder's input.")
-    warnings.warn(f"{who}: a batch of latents holds NaN or inf; the codebook was not updated on it.")
+    if not training:
+        raise ValueError(f"{who} got latents with NaN or infinite values: check the encoder's "
+                         "input.")
+    warnings.warn(f"{who}: a batch of latents holds NaN or inf; the codebook was not updated on "
+                  "it.")
     return False
 
 class VectorQuantizer(nn.Module):
-    """One EMA codebook of `codebook_size` vectors of size `dim` (van den Oord et al. 2017; Razavi et al. 2019).
-    `vq(z)` takes `z` (..., dim) and returns `(quantized (..., dim), codes (...), commitment loss)`."""
+    """One EMA codebook of `codebook_size` vectors of size `dim` (van den Oord et al. 2017; Razavi
+    et al. 2019). `vq(z)` takes `z` (..., dim) and returns `(quantized (..., dim), codes (...),
+    commitment loss)`."""
     def __init__(self, dim: int, codebook_size: int, decay: float = 0.99, eps: float = 1e-5,
-                 kmeans_init: bool = False, kmeans_iters: int = 10, threshold_dead: float = 1.0, beta: float = 0.25):
+                 kmeans_init: bool = False, kmeans_iters: int = 10, threshold_dead: float = 1.0,
+                 beta: float = 0.25):
         super().__init__()
-        if not 0 <= decay < 1: raise ValueError(f"decay={decay} must be in [0, 1): it is the weight of the old average.")
+        if not 0 <= decay < 1:
+            raise ValueError(f"decay={decay} must be in [0, 1): it is the weight of the old "
+                             "average.")
         if dim < 1 or codebook_size < 1:
             raise ValueError(f"dim={dim} and codebook_size={codebook_size} must both be positive.")
         self.dim, self.codebook_size, self.decay, self.eps = dim, codebook_size, decay, eps
         self.kmeans_iters, self.threshold_dead, self.beta = kmeans_iters, threshold_dead, beta
         codebook = torch.randn(codebook_size, dim)
-        self.register_buffer('codebook', codebook)                       # (K, dim): the code vectors
-        self.register_buffer('cluster_size', torch.ones(codebook_size))  # (K,): EMA of vectors per code per step
-        self.register_buffer('embed_sum', codebook.clone())              # (K, dim): EMA of the sum of those vectors
-        self.register_buffer('initted', torch.tensor(not kmeans_init))   # False until k-means has run on a batch
+        # (K, dim): the code vectors
+        self.register_buffer('codebook', codebook)
+        # (K,): EMA of vectors per code per step
+        self.register_buffer('cluster_size', torch.ones(codebook_size))
+        # (K, dim): EMA of the sum of those vectors
+        self.register_buffer('embed_sum', codebook.clone())
+        # False until k-means has run on a batch
+        self.register_buffer('initted', torch.tensor(not kmeans_init))
 
-    def extra_repr(self): return f"dim={self.dim}, codebook_size={self.codebook_size}, decay={self.decay}"
+    def extra_repr(self):
+        return f"dim={self.dim}, codebook_size={self.codebook_size}, decay={self.decay}"
 
     def search(self, x): return nearest_code(x, self.codebook)       # (N, dim) -> (N,)
     def lookup(self, codes): return F.embedding(codes, self.codebook)  # (...) -> (..., dim)
 
     @torch.no_grad()
     def set_codebook(self, codebook: torch.Tensor):
-        "Replace all codes (e.g. by k-means); their running sizes restart at 1. Process 0's choice wins."
+        """Replace all codes (e.g. by k-means); their running sizes restart at 1. Process 0's choice
+        wins."""
         self.codebook.copy_(codebook); self.cluster_size.fill_(1.); self.embed_sum.copy_(codebook)
         if _distributed():
             for b in (self.codebook, self.cluster_size, self.embed_sum): dist.broadcast(b, 0)
@@ -84,47 +110,57 @@ class VectorQuantizer(nn.Module):
 
     @torch.no_grad()
     def batch_stats(self, x: torch.Tensor, codes: torch.Tensor):
-        "Per-code counts (K,) and sums (K, dim) of vectors `x` (N, dim) assigned to `codes` (N,), over all processes."
-        stats = torch.zeros(self.codebook_size, 1 + self.dim, device=x.device, dtype=x.dtype)  # (K, 1 + dim)
-        stats.index_add_(0, codes, torch.cat([torch.ones_like(x[:, :1]), x], 1))  # count and sum in one pass
-        if _distributed(): dist.all_reduce(stats)  # the hook for several processes: sum over all of them
+        """Per-code counts (K,) and sums (K, dim) of vectors `x` (N, dim) assigned to `codes` (N,),
+        over all processes."""
+        # (K, 1 + dim)
+        stats = torch.zeros(self.codebook_size, 1 + self.dim, device=x.device, dtype=x.dtype)
+        # count and sum in one pass
+        stats.index_add_(0, codes, torch.cat([torch.ones_like(x[:, :1]), x], 1))
+        # the hook for several processes: sum over all of them
+        if _distributed(): dist.all_reduce(stats)
         return stats[:, 0], stats[:, 1:]
 
     @torch.no_grad()
     def ema_update(self, counts: torch.Tensor, sums: torch.Tensor):
-        "One EMA step from a batch's per-code `counts` and `sums`; the codebook becomes their Laplace-smoothed ratio."
+        """One EMA step from a batch's per-code `counts` and `sums`; the codebook becomes their
+        Laplace-smoothed ratio."""
         self.cluster_size.mul_(self.decay).add_(counts, alpha=1 - self.decay)
         self.embed_sum.mul_(self.decay).add_(sums, alpha=1 - self.decay)
         n = self.cluster_size.sum()
-        size = (self.cluster_size + self.eps) / (n + self.codebook_size * self.eps) * n  # Laplace smoothing
+        # Laplace smoothing
+        size = (self.cluster_size + self.eps) / (n + self.codebook_size * self.eps) * n
         self.codebook.copy_(self.embed_sum / size[:, None])
 
     @torch.no_grad()
     def restart_dead(self, candidates: torch.Tensor) -> int:
-        "Move codes whose running size is below `threshold_dead` onto random rows of `candidates`; returns how many."
+        """Move codes whose running size is below `threshold_dead` onto random rows of `candidates`;
+        returns how many."""
         dead = (self.cluster_size < self.threshold_dead).nonzero()[:, 0]
-        if len(dead) == 0: return 0  # (the same on every process: the sizes were computed from summed statistics)
-        n = len(candidates)  # draw without replacement where possible, so that two restarted codes differ
+        # (the same on every process: the sizes were computed from summed statistics)
+        if len(dead) == 0: return 0
+        # draw without replacement where possible, so that two restarted codes differ
+        n = len(candidates)
         pick = torch.randperm(n, device=candidates.device)[:len(dead)] if n >= len(dead) else \
                torch.randint(n, (len(dead),), device=candidates.device)
         new = candidates[pick]
         if _distributed(): dist.broadcast(new, 0)
         self.codebook[dead] = new
-        self.cluster_size[dead] = self.threshold_dead  # one step of grace: unused again next step, restarted again
+        # one step of grace: unused again next step, restarted again
+        self.cluster_size[dead] = self.threshold_dead
         self.embed_sum[dead] = new * self.threshold_dead
         return len(dead)
 
     @torch.no_grad()
     def update(self, x: torch.Tensor, codes: torch.Tensor) -> int:
-        "A training step's codebook update from vectors `x` (N, dim) and their codes (N,); returns restarts."
+        """A training step's codebook update from vectors `x` (N, dim) and their codes (N,); returns
+        restarts."""
         self.ema_update(*self.batch_stats(x, codes))
         return self.restart_dead(x)
 
     def forward(self, z: torch.Tensor):
-        if z.shape[-1] != self.dim:
-            raise ValueError(f"VectorQuantizer(dim={self.dim}) got z of shape {tuple(z.shape)}: the last axis must be "
-                             f"the {self.dim} channels (channels-last; permute (B, C, H, W) to (B, H, W, C)).")
-        with torch.autocast(z.device.type, enabled=False):  # distances in full precision, even under bf16 autocast
+        _check_channels(z, self.dim, 'VectorQuantizer')
+        # distances in full precision, even under bf16 autocast
+        with torch.autocast(z.device.type, enabled=False):
             x = z.reshape(-1, self.dim).to(self.codebook.dtype)  # (N, dim)
             learn = _finite_or_skip(x.detach(), self.training, 'VectorQuantizer') and self.training
             if learn and not self.initted:  # k-means on the first training batch
@@ -140,45 +176,59 @@ class VectorQuantizer(nn.Module):
 def code_counts(codes: torch.Tensor, codebook_size: int) -> torch.Tensor:
     "How often each code appears at each depth: codes (..., D) -> counts (D, K), long."
     D = codes.shape[-1]
-    offset = codebook_size * torch.arange(D, device=codes.device)  # depth d's codes go to bins [dK, (d+1)K)
-    return torch.bincount((codes.reshape(-1, D) + offset).flatten(), minlength=D * codebook_size).view(D, codebook_size)
+    # depth d's codes go to bins [dK, (d+1)K)
+    offset = codebook_size * torch.arange(D, device=codes.device)
+    return torch.bincount((codes.reshape(-1, D) + offset).flatten(),
+                          minlength=D * codebook_size).view(D, codebook_size)
 
 def codebook_stats(counts: torch.Tensor, shared: bool = True) -> dict:
-    """Usage (share of codes used) and perplexity (exp of the entropy of the code frequencies) of counts (D, K):
-    `usage`, `perplexity` per depth (D,), and `usage_all`, `perplexity_all` over all depths."""
+    """Usage (share of codes used) and perplexity (exp of the entropy of the code frequencies) of
+    counts (D, K): `usage`, `perplexity` per depth (D,), and `usage_all`, `perplexity_all` over all
+    depths."""
     counts = counts.double()
     def usage(c): return (c > 0).double().mean(-1)
     def perplexity(c):
         p = c / c.sum(-1, keepdim=True).clamp_min(1)
         return torch.exp(-torch.xlogy(p, p).sum(-1))  # xlogy: 0 log 0 = 0
     per_depth = dict(usage=usage(counts), perplexity=perplexity(counts))
-    if shared: return {**per_depth, 'usage_all': usage(counts.sum(0)), 'perplexity_all': perplexity(counts.sum(0))}
-    return {**per_depth, 'usage_all': per_depth['usage'].mean(), 'perplexity_all': per_depth['perplexity'].mean()}
+    if shared:
+        return {**per_depth, 'usage_all': usage(counts.sum(0)),
+                'perplexity_all': perplexity(counts.sum(0))}
+    return {**per_depth, 'usage_all': per_depth['usage'].mean(),
+            'perplexity_all': per_depth['perplexity'].mean()}
 
 # %% ../nbs/02_quantize.ipynb #25452c0a
 class ResidualQuantizer(nn.Module):
-    """D-depth residual quantizer (Lee et al. 2022) with EMA codebooks, one shared by all depths or one per depth.
-    `rq(z)` takes `z` (..., dim), returns `(quantized (..., dim), codes (..., D) long, commitment loss)`."""
+    """D-depth residual quantizer (Lee et al. 2022) with EMA codebooks, one shared by all depths or
+    one per depth. `rq(z)` takes `z` (..., dim), returns `(quantized (..., dim), codes (..., D)
+    long, commitment loss)`."""
     def __init__(self, dim: int, codebook_size: int, n_depth: int, shared_codebook: bool = True,
-                 decay: float = 0.99, eps: float = 1e-5, kmeans_init: bool = False, kmeans_iters: int = 10,
-                 threshold_dead: float = 1.0, beta: float = 0.25):
+                 decay: float = 0.99, eps: float = 1e-5, kmeans_init: bool = False,
+                 kmeans_iters: int = 10, threshold_dead: float = 1.0, beta: float = 0.25):
         super().__init__()
-        if n_depth < 1: raise ValueError(f"n_depth={n_depth}: a residual quantizer needs at least one depth.")
+        if n_depth < 1:
+            raise ValueError(f"n_depth={n_depth}: a residual quantizer needs at least one depth.")
         self.dim, self.codebook_size, self.n_depth, self.beta = dim, codebook_size, n_depth, beta
         self.shared_codebook, self.kmeans_iters = shared_codebook, kmeans_iters
-        # k-means (if asked for) is run by the residual quantizer itself, depth by depth: see `init_kmeans`
+        # k-means (if asked for) is run by the residual quantizer itself, depth by depth: see
+        # `init_kmeans`
         self.codebooks = nn.ModuleList(
-            VectorQuantizer(dim, codebook_size, decay, eps, kmeans_init=False, threshold_dead=threshold_dead, beta=beta)
+            VectorQuantizer(dim, codebook_size, decay, eps, kmeans_init=False,
+                            threshold_dead=threshold_dead, beta=beta)
             for _ in range(1 if shared_codebook else n_depth))
         self.register_buffer('initted', torch.tensor(not kmeans_init))
-        # codes chosen per depth in training steps since the last `stats(reset=True)`: for reporting only
-        self.register_buffer('counts', torch.zeros(n_depth, codebook_size, dtype=torch.long), persistent=False)
+        # codes chosen per depth in training steps since the last `stats(reset=True)`: for reporting
+        # only
+        self.register_buffer('counts', torch.zeros(n_depth, codebook_size, dtype=torch.long),
+                             persistent=False)
 
-    def vq(self, d: int) -> VectorQuantizer: return self.codebooks[0 if self.shared_codebook else d]  # depth d's codebook
+    # depth d's codebook
+    def vq(self, d: int) -> VectorQuantizer: return self.codebooks[0 if self.shared_codebook else d]
     def extra_repr(self): return f"n_depth={self.n_depth}, shared_codebook={self.shared_codebook}"
 
     def residual_search(self, x: torch.Tensor):
-        "Greedy search on `x` (N, dim): codes (N, D), residuals entering each depth (D, N, dim), prefix sums (D, N, dim)."
+        """Greedy search on `x` (N, dim): codes (N, D), residuals entering each depth (D, N, dim),
+        prefix sums (D, N, dim)."""
         residual, total, codes, residuals, totals = x, torch.zeros_like(x), [], [], []
         for d in range(self.n_depth):
             k = self.vq(d).search(residual)   # the code nearest to what is still unexplained
@@ -189,15 +239,17 @@ class ResidualQuantizer(nn.Module):
         return torch.stack(codes, -1), torch.stack(residuals), torch.stack(totals)
 
     def forward(self, z: torch.Tensor):
-        if z.shape[-1] != self.dim:
-            raise ValueError(f"ResidualQuantizer(dim={self.dim}) got z of shape {tuple(z.shape)}: the last axis must be "
-                             f"the {self.dim} channels (channels-last; permute (B, C, H, W) to (B, H, W, C)).")
-        with torch.autocast(z.device.type, enabled=False):  # distances in full precision, even under bf16 autocast
+        _check_channels(z, self.dim, 'ResidualQuantizer')
+        # distances in full precision, even under bf16 autocast
+        with torch.autocast(z.device.type, enabled=False):
             x = z.reshape(-1, self.dim).to(self.vq(0).codebook.dtype)  # (N, dim)
-            learn = _finite_or_skip(x.detach(), self.training, 'ResidualQuantizer') and self.training
+            learn = _finite_or_skip(x.detach(), self.training,
+                                    'ResidualQuantizer') and self.training
             if learn and not self.initted: self.init_kmeans(x.detach())
-            codes, residuals, totals = self.residual_search(x.detach())  # (N, D), (D, N, dim), (D, N, dim)
-            # totals carry no gradient, so this is beta * mean over depths of ||z - sg(prefix sum)||^2
+            # (N, D), (D, N, dim), (D, N, dim)
+            codes, residuals, totals = self.residual_search(x.detach())
+            # totals carry no gradient, so this is beta * mean over depths of ||z - sg(prefix
+            # sum)||^2
             loss = self.beta * ((x - totals) ** 2).mean()
             if learn: self.update(residuals, codes)
             quantized = straight_through(x, totals[-1])
@@ -205,59 +257,71 @@ class ResidualQuantizer(nn.Module):
 
     @torch.no_grad()
     def encode(self, z: torch.Tensor) -> torch.Tensor:
-        "Codes (..., D) of latents `z` (..., dim), in any mode: the search alone, which never changes the codebook."
-        if z.shape[-1] != self.dim:
-            raise ValueError(f"ResidualQuantizer(dim={self.dim}) got z of shape {tuple(z.shape)}: the last axis must be "
-                             f"the {self.dim} channels (channels-last; permute (B, C, H, W) to (B, H, W, C)).")
+        """Codes (..., D) of latents `z` (..., dim), in any mode: the search alone, which never
+        changes the codebook."""
+        _check_channels(z, self.dim, 'ResidualQuantizer')
         x = z.reshape(-1, self.dim).to(self.vq(0).codebook.dtype)
         _finite_or_skip(x, False, 'ResidualQuantizer')
         return self.residual_search(x)[0].view(*z.shape[:-1], self.n_depth)
 
     @torch.no_grad()
     def update(self, residuals: torch.Tensor, codes: torch.Tensor):
-        "EMA step and dead-code restarts; a shared codebook pools the residuals (D, N, dim) and codes (N, D) of all depths"
+        """EMA step and dead-code restarts; a shared codebook pools the residuals (D, N, dim) and
+        codes (N, D) of all depths"""
         K, D = self.codebook_size, self.n_depth
         self.counts += code_counts(codes, K)
-        if self.shared_codebook: self.vq(0).update(residuals.flatten(0, 1), codes.t().flatten())  # (D*N, dim), (D*N,)
+        # (D*N, dim), (D*N,)
+        if self.shared_codebook: self.vq(0).update(residuals.flatten(0, 1), codes.t().flatten())
         else:
             for d in range(D): self.vq(d).update(residuals[d], codes[:, d])
 
     @torch.no_grad()
     def init_kmeans(self, x: torch.Tensor):
-        """k-means on the first batch, depth by depth: depth d's residuals get their own k-means codes, then are
-        quantized to give depth d+1's. A shared codebook is built from D slices of about K/D codes, one per depth."""
+        """k-means on the first batch, depth by depth: depth d's residuals get their own k-means
+        codes, then are quantized to give depth d+1's. A shared codebook is built from D slices of
+        about K/D codes, one per depth."""
         K, D = self.codebook_size, self.n_depth
         sizes = [K // D + (d < K % D) for d in range(D)] if self.shared_codebook else [K] * D
         residual, found = x, []
         for d in range(D):
             if sizes[d] == 0: continue  # (more depths than codes)
             found.append(kmeans(residual, sizes[d], self.kmeans_iters))
-            book = torch.cat(found) if self.shared_codebook else found[-1]  # the codes this depth can choose from
+            # the codes this depth can choose from
+            book = torch.cat(found) if self.shared_codebook else found[-1]
             residual = residual - book[nearest_code(residual, book)]
             if not self.shared_codebook: self.vq(d).set_codebook(book)
         if self.shared_codebook: self.vq(0).set_codebook(book)
         self.initted.fill_(True)
 
-    def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        "Codes (..., d') -> the sum of their vectors (..., dim). `d' <= D`: fewer depths give a coarser vector."
+    def check_codes(self, codes: torch.Tensor):
+        "Raise unless `codes` (..., d') are integers of this quantizer, with 1 <= d' <= D."
         if codes.is_floating_point() or codes.is_complex() or codes.dtype == torch.bool:
             raise ValueError(f"codes must be an integer tensor; got dtype {codes.dtype}. "
                              "Use the codes that `rq(z)` returns.")
         if codes.ndim == 0 or not 1 <= codes.shape[-1] <= self.n_depth:
-            raise ValueError(f"codes of shape {tuple(codes.shape)} have {codes.shape[-1] if codes.ndim else 0} depths on "
-                             f"the last axis; this quantizer has n_depth={self.n_depth}, so pass (..., d) with 1 <= d <= "
-                             f"{self.n_depth}.")
+            raise ValueError(f"codes of shape {tuple(codes.shape)} have "
+                             f"{codes.shape[-1] if codes.ndim else 0} depths on the last axis; "
+                             f"this quantizer has n_depth={self.n_depth}, so pass (..., d) with 1 "
+                             f"<= d <= {self.n_depth}.")
         if codes.numel() and (codes.min() < 0 or codes.max() >= self.codebook_size):
-            raise ValueError(f"codes must lie in [0, {self.codebook_size}) (codebook_size={self.codebook_size}); "
-                             f"got values from {codes.min().item()} to {codes.max().item()}.")
+            raise ValueError(f"codes must lie in [0, {self.codebook_size}) "
+                             f"(codebook_size={self.codebook_size}); got values from "
+                             f"{codes.min().item()} to {codes.max().item()}.")
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """Codes (..., d') -> the sum of their vectors (..., dim). `d' <= D`: fewer depths give a
+        coarser vector."""
+        self.check_codes(codes)
         book = self.vq(0).codebook
         codes = codes.to(book.device)
         total = torch.zeros(*codes.shape[:-1], self.dim, device=book.device, dtype=book.dtype)
-        for d in range(codes.shape[-1]): total = total + self.vq(d).lookup(codes[..., d])  # the order of the forward
+        # the order of the forward
+        for d in range(codes.shape[-1]): total = total + self.vq(d).lookup(codes[..., d])
         return total
 
     def stats(self, reset: bool = False) -> dict:
-        "Usage and perplexity per depth of the codes chosen in training steps since the last reset (`codebook_stats`)."
+        """Usage and perplexity per depth of the codes chosen in training steps since the last reset
+        (`codebook_stats`)."""
         out = codebook_stats(self.counts, shared=self.shared_codebook)
         if reset: self.counts.zero_()
         return out

@@ -4,13 +4,13 @@
 
 # %% ../nbs/01_text.ipynb #93ca4e3c
 from __future__ import annotations
-import functools, itertools, math, re
+import functools, itertools, re
 from dataclasses import dataclass, replace
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
-from .core import image_batch, whole_number
+from .core import check_fields, image_batch, real, whole, whole_number
 
 # %% auto #0
 __all__ = ['CHARS', 'FONTS', 'OPS', 'glyph', 'check_values', 'make_equation', 'parse_equation', 'is_valid_equation', 'TextConfig',
@@ -25,13 +25,20 @@ FONTS = {  # font name -> character -> rows of pixels, '1' = ink
             '6': '011 100 110 101 010', '7': '111 001 010 010 010', '8': '010 101 010 101 010',
             '9': '010 101 011 001 110', '+': '000 010 111 010 000', '-': '000 000 111 000 000',
             '=': '000 111 000 111 000', 'x': '000 101 010 101 000'},
-    '5x7': {'0': '01110 10001 10011 10101 11001 10001 01110', '1': '00100 01100 00100 00100 00100 00100 01110',
-            '2': '01110 10001 00001 00010 00100 01000 11111', '3': '11110 00001 00001 01110 00001 00001 11110',
-            '4': '00010 00110 01010 10010 11111 00010 00010', '5': '11111 10000 11110 00001 00001 10001 01110',
-            '6': '00110 01000 10000 11110 10001 10001 01110', '7': '11111 00001 00010 00100 01000 01000 01000',
-            '8': '01110 10001 10001 01110 10001 10001 01110', '9': '01110 10001 10001 01111 00001 00010 01100',
-            '+': '00000 00100 00100 11111 00100 00100 00000', '-': '00000 00000 00000 11111 00000 00000 00000',
-            '=': '00000 00000 11111 00000 11111 00000 00000', 'x': '00000 10001 01010 00100 01010 10001 00000'},
+    '5x7': {'0': '01110 10001 10011 10101 11001 10001 01110',
+            '1': '00100 01100 00100 00100 00100 00100 01110',
+            '2': '01110 10001 00001 00010 00100 01000 11111',
+            '3': '11110 00001 00001 01110 00001 00001 11110',
+            '4': '00010 00110 01010 10010 11111 00010 00010',
+            '5': '11111 10000 11110 00001 00001 10001 01110',
+            '6': '00110 01000 10000 11110 10001 10001 01110',
+            '7': '11111 00001 00010 00100 01000 01000 01000',
+            '8': '01110 10001 10001 01110 10001 10001 01110',
+            '9': '01110 10001 10001 01111 00001 00010 01100',
+            '+': '00000 00100 00100 11111 00100 00100 00000',
+            '-': '00000 00000 00000 11111 00000 00000 00000',
+            '=': '00000 00000 11111 00000 11111 00000 00000',
+            'x': '00000 10001 01010 00100 01010 10001 00000'},
 }
 
 def glyph(ch: str, font: str = '3x5') -> np.ndarray:
@@ -40,17 +47,20 @@ def glyph(ch: str, font: str = '3x5') -> np.ndarray:
     rows = FONTS[font]['0'].split()
     if ch == ' ': return np.zeros((len(rows), len(rows[0])), np.uint8)
     if ch not in FONTS[font]:
-        raise ValueError(f"Character {ch!r} is not in font {font!r}, which draws only {CHARS!r} and ' '.")
+        raise ValueError(f"Character {ch!r} is not in font {font!r}, which draws only {CHARS!r} "
+                         "and ' '.")
     return np.array([[c == '1' for c in r] for r in FONTS[font][ch].split()], np.uint8)
 
 @functools.lru_cache(maxsize=None)
 def _cells(font: str, scale: int, cell_hw: tuple, thickness: int) -> dict:
-    "Character -> its cell bitmap, uint8 (cell_h, cell_w) of 0/1: the glyph scaled up, then thickened by dilation."
+    """Character -> its cell bitmap, uint8 (cell_h, cell_w) of 0/1: the glyph scaled up, then
+    thickened by dilation."""
     out = {}
     for c in CHARS + ' ':
         g = np.kron(glyph(c, font), np.ones((scale, scale), np.uint8))
         cell = np.zeros(cell_hw, np.uint8)
-        for dy in range(thickness):  # dilation by a thickness x thickness square, towards the bottom right
+        # dilation by a thickness x thickness square, towards the bottom right
+        for dy in range(thickness):
             for dx in range(thickness):
                 cell[dy:dy + g.shape[0], dx:dx + g.shape[1]] |= g
         out[c] = cell
@@ -65,13 +75,17 @@ def check_values(values, ops: str) -> tuple[int, int]:
     if not ops or any(o not in OPS for o in ops):
         raise ValueError(f"ops={ops!r}: give one or more of {OPS!r} ('x' is multiplication).")
     try: lo, hi = (int(v) for v in values)
-    except (TypeError, ValueError): raise ValueError(f"values={values!r} should be a pair (lo, hi) of integers.")
-    if not 0 <= lo <= hi: raise ValueError(f"values=({lo}, {hi}) is an empty or negative range: need 0 <= lo <= hi.")
+    except (TypeError, ValueError):
+        raise ValueError(f"values={values!r} should be a pair (lo, hi) of integers.")
+    if not 0 <= lo <= hi:
+        raise ValueError(f"values=({lo}, {hi}) is an empty or negative range: need 0 <= lo <= hi.")
     if any(o in '+-' for o in ops) and 2 * lo > hi:
-        raise ValueError(f"values=({lo}, {hi}) holds no equation a{ops[0]}b=c with all three numbers in range "
-                         f"(a sum of two numbers >= {lo} exceeds {hi}): raise hi to at least {2 * lo} or lower lo.")
+        raise ValueError(f"values=({lo}, {hi}) holds no equation a{ops[0]}b=c with all three "
+                         f"numbers in range (a sum of two numbers >= {lo} exceeds {hi}): raise hi "
+                         f"to at least {2 * lo} or lower lo.")
     if 'x' in ops and lo * lo > hi:
-        raise ValueError(f"values=({lo}, {hi}) holds no product axb=c in range: raise hi to at least {lo * lo}.")
+        raise ValueError(f"values=({lo}, {hi}) holds no product axb=c in range: raise hi to at "
+                         f"least {lo * lo}.")
     return lo, hi
 
 def make_equation(rng: np.random.Generator, values=(0, 99), ops: str = '+') -> str:
@@ -90,7 +104,8 @@ def make_equation(rng: np.random.Generator, values=(0, 99), ops: str = '+') -> s
 _EQUATION = re.compile(r'(0|[1-9][0-9]*)([-+x])(0|[1-9][0-9]*)=(0|[1-9][0-9]*)')
 
 def parse_equation(s: str):
-    "`(a, op, b, c)` if `s` is one well-formed line 'a op b = c' (op in '+-x', no leading zeros), else None."
+    """`(a, op, b, c)` if `s` is one well-formed line 'a op b = c' (op in '+-x', no leading zeros),
+    else None."""
     m = _EQUATION.fullmatch(s) if isinstance(s, str) else None
     return None if m is None else (int(m[1]), m[2], int(m[3]), int(m[4]))
 
@@ -114,55 +129,75 @@ class TextConfig:
     spacing: int = 1            # empty font pixels between characters
     line_spacing: int = 1       # empty font pixels between lines
     thickness: int | tuple = 1  # stroke width in pixels; a (lo, hi) pair draws it per image
-    jitter: int = 0             # the text block moves by up to this many pixels along each axis, per image
+    # the text block moves by up to this many pixels along each axis, per image
+    jitter: int = 0
     noise: float = 0.0          # std of Gaussian noise added to the pixels (then clamped to [0, 1])
 
     def __post_init__(self):
         check_values(self.values, self.ops)
         glyph('0', self.font)  # raises for an unknown font
-        for k in ('height', 'width', 'n_lines', 'scale'): whole_number(getattr(self, k), k, 1)
-        for k in ('spacing', 'line_spacing', 'jitter'): whole_number(getattr(self, k), k, 0)
-        if isinstance(self.noise, bool) or not isinstance(self.noise, (int, float)) or not 0 <= self.noise < math.inf:
-            raise ValueError(f"noise={self.noise!r} must be a finite number >= 0 (the std of the Gaussian noise).")
+        check_fields(self, **dict.fromkeys(['height', 'width', 'n_lines', 'scale'], whole(1)),
+                     **dict.fromkeys(['spacing', 'line_spacing', 'jitter'], whole(0)),
+                     noise=real(0, hint=' (the std of the Gaussian noise)'))
         th = self.thickness if isinstance(self.thickness, (tuple, list)) else [self.thickness]
         for v in th: whole_number(v, 'thickness', 1)
+        self.check_layout()
+
+    def check_layout(self):
+        "Raise if the strokes, the text block or the jitter make the text unreadable or too big."
         t = self.thicknesses
-        if not t: raise ValueError(f"thickness={self.thickness}: give (lo, hi) with lo <= hi, or one number.")
+        if not t:
+            raise ValueError(f"thickness={self.thickness}: give (lo, hi) with lo <= hi, or one "
+                             "number.")
         if t[0] < 1 or t[-1] - 1 > min(self.spacing, self.line_spacing) * self.scale:
-            raise ValueError(f"thickness={self.thickness} must be at least 1 and at most 1 + (spacing between glyphs "
-                             f"in pixels = {min(self.spacing, self.line_spacing) * self.scale}), or strokes would run "
-                             "into the next character: lower it, or raise spacing / line_spacing / scale.")
+            raise ValueError(f"thickness={self.thickness} must be at least 1 and at most 1 + "
+                             "(spacing between glyphs in pixels = "
+                             f"{min(self.spacing, self.line_spacing) * self.scale}), or strokes "
+                             "would run into the next character: lower it, or raise spacing / "
+                             "line_spacing / scale.")
         (bh, bw), (H, W) = self.block_hw, (self.height, self.width)
         if bh + 2 * self.jitter > H or bw + 2 * self.jitter > W:
-            raise ValueError(f"The text does not fit: {self.n_lines} lines of up to {self.n_cols} characters "
-                             f"(values up to {self.values[1]}) in font {self.font} at scale {self.scale} need a block of "
-                             f"{bh}x{bw} px, plus 2*jitter={2 * self.jitter}, but the canvas is {H}x{W}. Use fewer "
-                             "lines, smaller numbers, a smaller font, scale or jitter, or a larger canvas.")
+            raise ValueError(f"The text does not fit: {self.n_lines} lines of up to {self.n_cols} "
+                             f"characters (values up to {self.values[1]}) in font {self.font} at "
+                             f"scale {self.scale} need a block of {bh}x{bw} px, plus "
+                             f"2*jitter={2 * self.jitter}, but the canvas is {H}x{W}. Use fewer "
+                             "lines, smaller numbers, a smaller font, scale or jitter, or a "
+                             "larger canvas.")
         if 2 * self.jitter >= min(self.cell_hw):
-            raise ValueError(f"jitter={self.jitter} cannot be read back: the characters are {self.cell_hw[0]}x"
-                             f"{self.cell_hw[1]} px apart, and text moved by 2*jitter = {2 * self.jitter} px could be read "
-                             f"a whole character off. Use jitter <= {(min(self.cell_hw) - 1) // 2}, or a larger scale.")
+            raise ValueError(f"jitter={self.jitter} cannot be read back: the characters are "
+                             f"{self.cell_hw[0]}x{self.cell_hw[1]} px apart, and text moved by "
+                             f"2*jitter = {2 * self.jitter} px could be read a whole character "
+                             f"off. Use jitter <= {(min(self.cell_hw) - 1) // 2}, or a larger "
+                             "scale.")
         same = self.ambiguous_glyphs()
         if same:
             a, b = same[0]
-            raise ValueError(f"thickness={self.thickness} with font {self.font} at scale {self.scale} cannot be read back: "
-                             f"{a!r} and {b!r} differ in fewer than 2 pixels (the OCR needs 2, to survive noise). "
-                             "Use thickness 1, a larger scale, or the 5x7 font.")
+            raise ValueError(f"thickness={self.thickness} with font {self.font} at scale "
+                             f"{self.scale} cannot be read back: {a!r} and {b!r} differ in fewer "
+                             "than 2 pixels (the OCR needs 2, to survive noise). Use thickness 1, "
+                             "a larger scale, or the 5x7 font.")
 
     def ambiguous_glyphs(self) -> list:
-        "Pairs of characters whose cells, at any stroke widths of the config, differ in fewer than 2 pixels."
-        cells = [(c, cell) for t in self.thicknesses for c, cell in _cells(self.font, self.scale, self.cell_hw, t).items()]
+        """Pairs of characters whose cells, at any stroke widths of the config, differ in fewer than
+        2 pixels."""
+        cells = [(c, cell) for t in self.thicknesses
+                 for c, cell in _cells(self.font, self.scale, self.cell_hw, t).items()]
         return sorted({tuple(sorted((a, b))) for (a, x), (b, y) in itertools.combinations(cells, 2)
                        if a != b and (x != y).sum() < 2})
 
     @property
-    def thicknesses(self): # every stroke width an image may have
+    def thicknesses(self):  # every stroke width an image may have
         t = self.thickness
         return list(range(int(t[0]), int(t[1]) + 1)) if isinstance(t, (tuple, list)) else [int(t)]
+    # the longest line: three numbers of hi's length
     @property
-    def n_cols(self): return 3 * len(str(self.values[1])) + 2  # the longest line: three numbers of hi's length
+    def n_cols(self):
+        return 3 * len(str(self.values[1])) + 2
+
     @property
-    def glyph_hw(self): return tuple(s * self.scale for s in glyph('0', self.font).shape)
+    def glyph_hw(self):
+        return tuple(s * self.scale for s in glyph('0', self.font).shape)
+
     @property
     def cell_hw(self): # distance between neighbouring characters (rows, columns), in pixels
         (gh, gw) = glyph('0', self.font).shape
@@ -190,21 +225,25 @@ class TextConfig:
         return cls(**{'height': 64, 'width': 64, 'scale': 2, 'jitter': 1, **kw})
     @classmethod
     def arith(cls, **kw):
-        "32x32, the 5x7 font, 2 lines of one-digit sums: arithmetic a small model can learn in minutes on a CPU."
+        """32x32, the 5x7 font, 2 lines of one-digit sums: arithmetic a small model can learn in
+        minutes on a CPU."""
         return cls(**{'font': '5x7', 'n_lines': 2, 'values': (0, 9), **kw})
     @classmethod
     def large(cls, **kw):
         "64x64, the 5x7 font, 6 lines of sums and differences up to 99, jitter 2."
-        return cls(**{'height': 64, 'width': 64, 'font': '5x7', 'n_lines': 6, 'ops': '+-', 'jitter': 2, **kw})
+        return cls(**{'height': 64, 'width': 64, 'font': '5x7', 'n_lines': 6, 'ops': '+-',
+                      'jitter': 2, **kw})
 
 # %% ../nbs/01_text.ipynb #90565150
-def render_text(text: str, config: TextConfig | None = None, shift=(0, 0), thickness: int | None = None) -> np.ndarray:
-    "Draw `text` (lines joined by '\\n') on the grid of `config`, moved by `shift`: uint8 (H, W) of 0/1."
+def render_text(text: str, config: TextConfig | None = None, shift=(0, 0),
+                thickness: int | None = None) -> np.ndarray:
+    """Draw `text` (lines joined by '\\n') on the grid of `config`, moved by `shift`: uint8 (H, W)
+    of 0/1."""
     cfg = config or TextConfig()
     lines = text.split('\n')
     if len(lines) > cfg.n_lines or max(map(len, lines)) > cfg.n_cols:
-        raise ValueError(f"Text {text!r} has {len(lines)} lines of up to {max(map(len, lines))} characters; the grid "
-                         f"holds {cfg.n_lines} lines of {cfg.n_cols}.")
+        raise ValueError(f"Text {text!r} has {len(lines)} lines of up to {max(map(len, lines))} "
+                         f"characters; the grid holds {cfg.n_lines} lines of {cfg.n_cols}.")
     (ch, cw), (top, left), (bh, bw) = cfg.cell_hw, cfg.origin, cfg.block_hw
     top, left = top + int(shift[0]), left + int(shift[1])
     if top < 0 or left < 0 or top + bh > cfg.height or left + bw > cfg.width:
@@ -213,9 +252,12 @@ def render_text(text: str, config: TextConfig | None = None, shift=(0, 0), thick
     img = np.zeros((cfg.height, cfg.width), np.uint8)
     for i, line in enumerate(lines):
         for j, c in enumerate(line):
-            if c not in cells: raise ValueError(f"Character {c!r} in {text!r} cannot be drawn: use {CHARS!r} or ' '.")
+            if c not in cells:
+                raise ValueError(f"Character {c!r} in {text!r} cannot be drawn: use {CHARS!r} or ' "
+                                 "'.")
             y, x = top + i * ch, left + j * cw
-            patch = img[y:y + ch, x:x + cw]  # the cell may overhang the canvas by its (empty) spacing
+            # the cell may overhang the canvas by its (empty) spacing
+            patch = img[y:y + ch, x:x + cw]
             patch |= cells[c][:patch.shape[0], :patch.shape[1]]
     return img
 
@@ -224,7 +266,8 @@ class EquationImages(Dataset):
     "What TextImages and MNISTText share: n items, item i made from its own seeded generator."
     def __len__(self): return self.n
     def _rng(self, i):
-        if not -self.n <= i < self.n: raise IndexError(f"index {i} out of range for {self.n} images")
+        if not -self.n <= i < self.n:
+            raise IndexError(f"index {i} out of range for {self.n} images")
         return np.random.default_rng([self.seed, i % self.n])
     def _lines(self, rng): return [make_equation(rng, self.config.values, self.config.ops)
                                    for _ in range(self.config.n_lines)]
@@ -239,7 +282,8 @@ class EquationImages(Dataset):
         return torch.stack([self[i][0] for i in (range(self.n) if idx is None else idx)])
 
 class TextImages(EquationImages):
-    "n images of equations in a pixel font, laid out by a TextConfig; item i is the same everywhere for a given seed."
+    """n images of equations in a pixel font, laid out by a TextConfig; item i is the same
+    everywhere for a given seed."""
     def __init__(self, n: int = 1000, config: TextConfig | None = None, seed: int = 0, **kw):
         self.n, self.seed = whole_number(n, 'n'), whole_number(seed, 'seed')
         self.config = replace(config or TextConfig(), **kw)
@@ -268,7 +312,8 @@ class TextImages(EquationImages):
 
 # %% ../nbs/01_text.ipynb #9121f330
 def _templates(cfg: TextConfig):
-    "Cell templates (K, cell_h * cell_w) for every character and thickness, and the character of each."
+    """Cell templates (K, cell_h * cell_w) for every character and thickness, and the character of
+    each."""
     chars, ts = [], []
     for t in cfg.thicknesses:
         for c, cell in _cells(cfg.font, cfg.scale, cfg.cell_hw, t).items():
@@ -282,18 +327,21 @@ def _config(config, kw, cls=None):
     return replace(config or cls(), **kw)
 
 def match_cells(images, config, origin, n_lines: int, n_cols: int, max_shift: int = 0) -> tuple:
-    """The characters of a grid of `n_lines` x `n_cols` cells of `config`'s font (a TextConfig, or any config with its
-    fields font, scale, cell_hw, thicknesses) whose first cell's top-left pixel is `origin` = (y, x), in `images`
-    (B, 1, H, W) in [0, 1]: each cell gets its nearest template, at the shift of the whole grid (within `max_shift` px
-    along each axis) whose cells add up to the smallest distance. Returns the characters, an array (B, n_lines, n_cols)
-    with ' ' for a blank cell, and each cell's squared distance to its template (B, n_lines, n_cols); the grid may
+    """The characters of a grid of `n_lines` x `n_cols` cells of `config`'s font (a TextConfig, or
+    any config with its fields font, scale, cell_hw, thicknesses) whose first cell's top-left pixel
+    is `origin` = (y, x), in `images` (B, 1, H, W) in [0, 1]: each cell gets its nearest template,
+    at the shift of the whole grid (within `max_shift` px along each axis) whose cells add up to the
+    smallest distance. Returns the characters, an array (B, n_lines, n_cols) with ' ' for a blank
+    cell, and each cell's squared distance to its template (B, n_lines, n_cols); the grid may
     overhang the image, which reads as blank."""
     x = image_batch(images)[0]
-    L, C, s = whole_number(n_lines, 'n_lines', 1), whole_number(n_cols, 'n_cols', 1), whole_number(max_shift, 'max_shift')
+    L, C = whole_number(n_lines, 'n_lines', 1), whole_number(n_cols, 'n_cols', 1)
+    s = whole_number(max_shift, 'max_shift')
     T, chars = _templates(config)  # (K, P)
     (ch, cw), (top, left) = config.cell_hw, (int(origin[0]), int(origin[1]))
     B, (H, W) = len(x), x.shape[-2:]
-    pt, pl = s + max(0, -top), s + max(0, -left)  # room for every shift and for cells that overhang the image
+    # room for every shift and for cells that overhang the image
+    pt, pl = s + max(0, -top), s + max(0, -left)
     xp = F.pad(x[:, 0], (pl, s + max(0, left + C * cw - W), pt, s + max(0, top + L * ch - H)))
     best, best_cost, dist = None, torch.full((B,), float('inf')), None
     for dy in range(-s, s + 1):
@@ -301,7 +349,8 @@ def match_cells(images, config, origin, n_lines: int, n_cols: int, max_shift: in
             y0, x0 = top + dy + pt, left + dx + pl
             block = xp[:, y0:y0 + L * ch, x0:x0 + C * cw]                   # (B, L*ch, C*cw)
             cells = block.reshape(B, L, ch, C, cw).transpose(2, 3).reshape(B, L, C, ch * cw)
-            d = (cells ** 2).sum(-1, keepdim=True) - 2 * cells @ T.T + (T ** 2).sum(-1)  # (B, L, C, K)
+            # (B, L, C, K)
+            d = (cells ** 2).sum(-1, keepdim=True) - 2 * cells @ T.T + (T ** 2).sum(-1)
             cost, idx = d.min(-1)                                           # (B, L, C)
             better = cost.sum((1, 2)) < best_cost
             best_cost = torch.where(better, cost.sum((1, 2)), best_cost)
@@ -310,14 +359,16 @@ def match_cells(images, config, origin, n_lines: int, n_cols: int, max_shift: in
     return chars[best.numpy()], dist
 
 def read_text(images, config=None, max_shift: int | None = None, **kw):
-    """Read `images` (B, 1, H, W) in [0, 1] drawn with `config` (a TextConfig or TextImages; kw override its fields).
-    Returns one string per image, lines joined by '\\n' and each stripped of blank cells at its ends; a str for one image."""
+    """Read `images` (B, 1, H, W) in [0, 1] drawn with `config` (a TextConfig or TextImages; kw
+    override its fields). Returns one string per image, lines joined by '\\n' and each stripped of
+    blank cells at its ends; a str for one image."""
     cfg = _config(config, kw)
     x, single = image_batch(images, (cfg.height, cfg.width))
     s = max(1, cfg.jitter) if max_shift is None else whole_number(max_shift, 'max_shift')
     if 2 * s >= min(cfg.cell_hw):
-        raise ValueError(f"max_shift={s} is too large for characters {cfg.cell_hw[0]}x{cfg.cell_hw[1]} px apart: "
-                         f"shifts 2*max_shift apart could read the text a whole character off. Use at most "
+        raise ValueError(f"max_shift={s} is too large for characters "
+                         f"{cfg.cell_hw[0]}x{cfg.cell_hw[1]} px apart: shifts 2*max_shift apart "
+                         "could read the text a whole character off. Use at most "
                          f"{(min(cfg.cell_hw) - 1) // 2}.")
     grid, _ = match_cells(x, cfg, cfg.origin, cfg.n_lines, cfg.n_cols, s)  # (B, L, C) characters
     out = ['\n'.join(''.join(row).strip() for row in img) for img in grid]
@@ -326,7 +377,8 @@ def read_text(images, config=None, max_shift: int | None = None, **kw):
 
 # %% ../nbs/01_text.ipynb #09a9145f
 def text_scores(strings, targets=None) -> dict:
-    "Shares of `strings` that are legible (every line an equation) and valid (and all right), per image and per line."
+    """Shares of `strings` that are legible (every line an equation) and valid (and all right), per
+    image and per line."""
     lines = [s.split('\n') for s in strings]
     flat = [l for ls in lines for l in ls]
     n, m = max(len(lines), 1), max(len(flat), 1)
@@ -335,13 +387,16 @@ def text_scores(strings, targets=None) -> dict:
            'lines_legible': sum(parse_equation(l) is not None for l in flat) / m,
            'lines_valid': sum(map(is_valid_equation, flat)) / m}
     if targets is not None:
-        if len(targets) != len(strings): raise ValueError(f"{len(strings)} strings but {len(targets)} targets.")
+        if len(targets) != len(strings):
+            raise ValueError(f"{len(strings)} strings but {len(targets)} targets.")
         hit = tot = 0
         for s, t in zip(strings, targets):
             a, b = s.split('\n'), t.split('\n')
             for i in range(max(len(a), len(b))):
                 u, v = (a[i] if i < len(a) else ''), (b[i] if i < len(b) else '')
-                w = max(len(u), len(v)); hit += sum(p == q for p, q in zip(u.ljust(w), v.ljust(w))); tot += w
+                w = max(len(u), len(v))
+                hit += sum(p == q for p, q in zip(u.ljust(w), v.ljust(w)))
+                tot += w
         out['exact'] = sum(s == t for s, t in zip(strings, targets)) / n
         out['char_acc'] = hit / max(tot, 1)
     return out

@@ -19,10 +19,12 @@ __all__ = ['RQVAEConfig', 'check_geometry', 'ResBlock', 'Encoder', 'Decoder', 'R
 @dataclass
 class RQVAEConfig:
     in_channels: int = 1            # image channels: 1 for text and MNIST-text, 3 for CIFAR-10
-    image_size: int = 32            # images are image_size x image_size (H x W may differ: see `image_hw`)
+    # images are image_size x image_size (H x W may differ: see `image_hw`)
+    image_size: int = 32
     image_width: int | None = None  # width when the images are not square; None: image_size
     channels: int = 128             # width of the conv stages
-    patch: int = 4                  # the stem reads non-overlapping patch x patch blocks (a strided conv)
+    # the stem reads non-overlapping patch x patch blocks (a strided conv)
+    patch: int = 4
     f: int = 8                      # total downsampling: patch, then stride-2 stages until f
     n_res_blocks: int = 1           # residual blocks per resolution
     latent_dim: int = 64            # dimension of the quantized vectors
@@ -40,7 +42,8 @@ class RQVAEConfig:
             check_fields(self, in_channels=one, image_size=one, channels=one, patch=one, f=one,
                          latent_dim=one, codebook_size=one, n_depth=one, image_width=maybe(one),
                          n_res_blocks=whole(0), beta=real(0))
-            if self.loss not in ('bce', 'mse'): raise ValueError(f"loss={self.loss!r}: use 'bce' or 'mse'.")
+            if self.loss not in ('bce', 'mse'):
+                raise ValueError(f"loss={self.loss!r}: use 'bce' or 'mse'.")
             check_geometry(self)
         except ValueError as e: raise ValueError(f"RQVAEConfig: {e}") from None
 
@@ -71,13 +74,14 @@ class RQVAEConfig:
     @classmethod
     def cifar10(cls, **kw):
         "CIFAR-10, 3x32x32, f=4: an 8x8 grid; MSE loss."
-        return cls(**{'in_channels': 3, 'f': 4, 'patch': 2, 'channels': 128, 'loss': 'mse', 'latent_dim': 64, **kw})
+        return cls(**{'in_channels': 3, 'f': 4, 'patch': 2, 'channels': 128, 'loss': 'mse',
+                      'latent_dim': 64, **kw})
 
 def check_geometry(c: RQVAEConfig):
     "Channels in groups of 4, f = patch times a power of two, and images a multiple of f."
     if c.channels % 4:
-        raise ValueError(f"channels={c.channels} must be a multiple of 4 (the group norm splits them in "
-                         "groups of 4 or more).")
+        raise ValueError(f"channels={c.channels} must be a multiple of 4 (the group norm splits "
+                         "them in groups of 4 or more).")
     s = c.patch
     while s < c.f: s *= 2
     if s != c.f: raise ValueError(f"f={c.f} must be patch={c.patch} times a power of two.")
@@ -95,14 +99,16 @@ class ResBlock(nn.Module):
                                  _norm(c), nn.SiLU(), nn.Conv2d(c, c, 3, padding=1))
     def forward(self, x): return x + self.net(x)
 
-def _n_stages(cfg): return (cfg.f // cfg.patch).bit_length() - 1  # stride-2 stages after the patch stem
+# stride-2 stages after the patch stem
+def _n_stages(cfg): return (cfg.f // cfg.patch).bit_length() - 1
 
 class Encoder(nn.Module):
     def __init__(self, cfg: RQVAEConfig):
         super().__init__()
         c, blocks = cfg.channels, lambda: [ResBlock(cfg.channels) for _ in range(cfg.n_res_blocks)]
         layers = [nn.Conv2d(cfg.in_channels, c, cfg.patch, stride=cfg.patch), *blocks()]
-        for _ in range(_n_stages(cfg)): layers += [nn.Conv2d(c, c, 4, stride=2, padding=1), *blocks()]
+        for _ in range(_n_stages(cfg)):
+            layers += [nn.Conv2d(c, c, 4, stride=2, padding=1), *blocks()]
         layers += [_norm(c), nn.SiLU(), nn.Conv2d(c, cfg.latent_dim, 1)]
         self.net = nn.Sequential(*layers)
     def forward(self, x): return self.net(x)  # (B, C, H, W) -> (B, latent_dim, H/f, W/f)
@@ -112,48 +118,56 @@ class Decoder(nn.Module):
         super().__init__()
         c, blocks = cfg.channels, lambda: [ResBlock(cfg.channels) for _ in range(cfg.n_res_blocks)]
         layers = [nn.Conv2d(cfg.latent_dim, c, 3, padding=1)]
-        for _ in range(_n_stages(cfg)): layers += [*blocks(), nn.ConvTranspose2d(c, c, 4, stride=2, padding=1)]
-        layers += [*blocks(), _norm(c), nn.SiLU(), nn.ConvTranspose2d(c, cfg.in_channels, cfg.patch, stride=cfg.patch)]
+        for _ in range(_n_stages(cfg)):
+            layers += [*blocks(), nn.ConvTranspose2d(c, c, 4, stride=2, padding=1)]
+        layers += [*blocks(), _norm(c), nn.SiLU(),
+                   nn.ConvTranspose2d(c, cfg.in_channels, cfg.patch, stride=cfg.patch)]
         self.net = nn.Sequential(*layers)
     def forward(self, z): return self.net(z)  # (B, latent_dim, h, w) -> logits (B, C, h*f, w*f)
 
 # %% ../nbs/05_tokenizer.ipynb #7ee13ea0
 class RQVAE(nn.Module):
-    "Encoder -> residual quantizer -> decoder. `encode(x) -> codes (B, H, W, D)`, `decode(codes, depth=None) -> images`."
+    """Encoder -> residual quantizer -> decoder. `encode(x) -> codes (B, H, W, D)`, `decode(codes,
+    depth=None) -> images`."""
     config_class = RQVAEConfig
     def __init__(self, config: RQVAEConfig | None = None):
         super().__init__()
         self.config = config = config or RQVAEConfig()
         self.encoder, self.decoder = Encoder(config), Decoder(config)
         self.quantizer = ResidualQuantizer(config.latent_dim, config.codebook_size, config.n_depth,
-                                           shared_codebook=config.shared_codebook, kmeans_init=config.kmeans_init,
-                                           beta=config.beta)
+                                           shared_codebook=config.shared_codebook,
+                                           kmeans_init=config.kmeans_init, beta=config.beta)
 
     def check_images(self, x) -> torch.Tensor:
-        "Raise a clear error unless `x` is a float batch (B, C, H, W) in [0, 1] that fits the config; returns it."
+        """Raise a clear error unless `x` is a float batch (B, C, H, W) in [0, 1] that fits the
+        config; returns it."""
         cfg = self.config
         if isinstance(x, torch.Tensor) and x.ndim != 4:
             raise ValueError(f"Images must be shaped (B, C, H, W); got shape {tuple(x.shape)}.")
         if isinstance(x, torch.Tensor) and not x.is_floating_point():
-            raise TypeError(f"Images have dtype {x.dtype}; the tokenizer takes floats in [0, 1] (for 8-bit images: "
-                            "x.float() / 255).")
+            raise TypeError(f"Images have dtype {x.dtype}; the tokenizer takes floats in [0, 1] "
+                            "(for 8-bit images: x.float() / 255).")
         x = check_images(x)
         if x.shape[1] != cfg.in_channels:
-            raise ValueError(f"Images have {x.shape[1]} channel(s) but the tokenizer's config has in_channels="
-                             f"{cfg.in_channels}: convert the images or build the tokenizer for {x.shape[1]}.")
+            raise ValueError(f"Images have {x.shape[1]} channel(s) but the tokenizer's config has "
+                             f"in_channels={cfg.in_channels}: convert the images or build the "
+                             f"tokenizer for {x.shape[1]}.")
         if x.shape[-2] % cfg.f or x.shape[-1] % cfg.f:
-            raise ValueError(f"Image size {tuple(x.shape[-2:])} is not divisible by the downsampling factor f={cfg.f}: "
-                             f"crop or pad the images to a multiple of {cfg.f}.")
+            raise ValueError(f"Image size {tuple(x.shape[-2:])} is not divisible by the "
+                             f"downsampling factor f={cfg.f}: crop or pad the images to a multiple "
+                             f"of {cfg.f}.")
         return x
 
     def quantize(self, x):
         "Images -> (quantized latents (B, h, w, dim), codes (B, h, w, D), commitment loss)."
-        z = self.encoder(self.check_images(x)).permute(0, 2, 3, 1)  # (B, h, w, latent_dim): channels last
+        # (B, h, w, latent_dim): channels last
+        z = self.encoder(self.check_images(x)).permute(0, 2, 3, 1)
         return self.quantizer(z)
 
     @torch.no_grad()
     def encode(self, x) -> torch.Tensor:
-        "Images (B, C, H, W) in [0, 1] -> codes (B, H/f, W/f, D). Never changes the tokenizer, in any mode."
+        """Images (B, C, H, W) in [0, 1] -> codes (B, H/f, W/f, D). Never changes the tokenizer, in
+        any mode."""
         return self.quantizer.encode(self.encoder(self.check_images(x)).permute(0, 2, 3, 1))
 
     def decode_latents(self, q):
@@ -166,9 +180,11 @@ class RQVAE(nn.Module):
         "Codes (B, h, w, D) -> images; `depth=k` decodes from the first k depths only."
         D = self.config.n_depth
         if codes.ndim != 4 or codes.shape[-1] != D:
-            raise ValueError(f"Codes must be shaped (B, h, w, D={D}); got shape {tuple(codes.shape)}.")
+            raise ValueError(f"Codes must be shaped (B, h, w, D={D}); got shape "
+                             f"{tuple(codes.shape)}.")
         if depth is not None:
-            if not 1 <= depth <= D: raise ValueError(f"depth={depth} must be between 1 and n_depth={D}.")
+            if not 1 <= depth <= D:
+                raise ValueError(f"depth={depth} must be between 1 and n_depth={D}.")
             codes = codes[..., :depth]
         return self.decode_latents(self.quantizer.decode(codes))
 
@@ -184,7 +200,8 @@ class RQVAE(nn.Module):
         else: rec = F.mse_loss(logits, x)
         with torch.no_grad():
             out = torch.sigmoid(logits) if self.config.loss == 'bce' else logits.clamp(0, 1)
-        return {'loss': rec + commit, 'rec': rec.detach(), 'commit': commit.detach(), 'psnr': psnr(out, x).detach()}
+        return {'loss': rec + commit, 'rec': rec.detach(), 'commit': commit.detach(),
+                'psnr': psnr(out, x).detach()}
 
     @property
     def tokens_per_item(self): return int(np.prod(self.config.grid)) * self.config.n_depth

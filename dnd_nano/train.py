@@ -16,8 +16,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 import matplotlib.pyplot as plt
 from tqdm.auto import tqdm
 from .core import check_fields, default_device, maybe, one_of, real, whole
-from .checkpoint import (CheckpointError, RunLock, load_checkpoint, save_checkpoint,
-                                 set_rng_state)
+from .checkpoint import (
+    CheckpointError, RunLock, load_checkpoint, save_checkpoint, set_rng_state)
 
 # %% auto #0
 __all__ = ['FUSED_ADAMW', 'StepSampler', 'make_loader', 'to_device', 'lr_at', 'TrainConfig', 'dist_info', 'setup_distributed',

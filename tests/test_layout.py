@@ -138,50 +138,41 @@ def long_lines(text: str) -> list:
         if in_all and line.rstrip().endswith(']'): in_all = False
     return out
 
-def notebook_long_lines(path) -> list:
-    "(cell index, line) of each code-cell line over MAX_LINE characters in notebook `path`."
-    cells = json.loads(Path(path).read_text())['cells']
-    return [(i, n) for i, c in enumerate(cells) if c['cell_type'] == 'code'
+def notebook_long_lines_of(nb: dict) -> list:
+    "(cell index, line) of each code-cell line over MAX_LINE characters in notebook `nb`."
+    return [(i, n) for i, c in enumerate(nb['cells']) if c['cell_type'] == 'code'
             for n in long_lines(''.join(c['source']))]
 
+def notebook_long_lines(path) -> list: return notebook_long_lines_of(json.loads(Path(path).read_text()))
+
 NOTEBOOKS = {p.stem: p for p in sorted(NBS.glob('*.ipynb')) if not p.name.startswith(('_', '.'))}
-# Still being wrapped: the files below hold at most this many long lines, and no more may appear in them. A file
-# leaves the list when it is wrapped; every other file already holds none.
-NOT_YET_WRAPPED = {
-    'bench': 103, 'checkpoint': 58, 'cli': 101, 'compare': 108, 'quantize': 69, 'text': 62, 'tokenizer': 30,
-    '01_text': 70, '02_quantize': 95, '03_checkpoint': 62, '05_tokenizer': 32, '12_bench': 121, '18_compare': 135, '19_cli': 95, '20_report': 9}
 
 def line_report() -> dict:
     "Each module's and notebook's long lines."
     return {**{m: long_lines(p.read_text()) for m, p in MODULES.items()},
             **{n: notebook_long_lines(p) for n, p in NOTEBOOKS.items()}}
 
-def line_problems(report: dict, budget: dict) -> list:
-    "What breaks the rule: long lines in a wrapped file, more than the budget elsewhere, a budget not needed."
-    out = []
-    for name, lines in report.items():
-        if name not in budget and lines: out.append(f"{name}: lines over {MAX_LINE} characters at {lines[:10]}")
-        elif name in budget and len(lines) > budget[name]:
-            out.append(f"{name}: {len(lines)} lines over {MAX_LINE} characters, more than the {budget[name]} left")
-        elif name in budget and not lines: out.append(f"{name} is wrapped: take it out of NOT_YET_WRAPPED")
-    return out
+def line_problems(report: dict) -> list:
+    "The files that hold long lines, with the first of them."
+    return [f"{name}: lines over {MAX_LINE} characters at {lines[:10]}"
+            for name, lines in report.items() if lines]
 
 def test_lines_of_at_most_100_characters():
-    problems = line_problems(line_report(), NOT_YET_WRAPPED)
+    problems = line_problems(line_report())
     assert not problems, '\n'.join(problems)
 
 def test_the_line_check_can_fail():
     long = 'x = 1\n' + 'y = "' + 'a' * 100 + '"\n'
     assert long_lines(long) == [2]
     assert long_lines("__all__ = ['" + 'a' * 120 + "',\n           'b']\n") == []  # nbdev's own list
-    assert line_problems({'model': [2], 'text': [1, 5], 'gpt': []}, {'text': 1, 'gpt': 3}) == [
-        'model: lines over 100 characters at [2]', 'text: 2 lines over 100 characters, more than the 1 left',
-        'gpt is wrapped: take it out of NOT_YET_WRAPPED']
+    assert line_problems({'model': [2], 'gpt': []}) == ['model: lines over 100 characters at [2]']
+    cell = {'cells': [{'cell_type': 'markdown', 'source': ['m' * 120]},
+                      {'cell_type': 'code', 'source': ['ok = 1\n', 'z = ' + '1 + ' * 30 + '1']}]}
+    assert notebook_long_lines_of(cell) == [(1, 2)]  # code cells only
 
 # ---- configs check themselves in a few declared rules -----------------------------------------------------------------
 
 MAX_POST_INIT = 15
-POST_INIT_NOT_YET = {'text': 31}  # being shortened
 
 def post_init_lengths(source: str) -> list:
     "Lines of each `__post_init__` in `source`, the def line included."
@@ -190,11 +181,47 @@ def post_init_lengths(source: str) -> list:
 
 def test_post_inits_are_short():
     bad = {m: n for m, p in MODULES.items() for n in post_init_lengths(p.read_text())
-           if n > POST_INIT_NOT_YET.get(m, MAX_POST_INIT)}
+           if n > MAX_POST_INIT}
     assert not bad, f"__post_init__ longer than {MAX_POST_INIT} lines (module: lines): {bad}"
-    done = [m for m, n in POST_INIT_NOT_YET.items() if max(post_init_lengths(MODULES[m].read_text())) <= MAX_POST_INIT]
-    assert not done, f"{done}: short enough now; take them out of POST_INIT_NOT_YET"
 
 def test_the_post_init_check_can_fail():
     src = "class A:\n    def __post_init__(self):\n" + "        x = 1\n" * 15
     assert post_init_lengths(src) == [16]
+
+# ---- a function spends at most 5 lines on checking its arguments --------------------------------
+
+MAX_ARG_CHECKS = 5
+
+def arg_check_lines(source: str) -> dict:
+    """Function name -> lines of its argument checks: `if` blocks that only raise, on a test of its
+    parameters (not of its own variables). A function named check_* is a declared check: it is
+    what others call instead, so it is not counted; nor is `__post_init__` (above)."""
+    out = {}
+    for f in ast.walk(ast.parse(source)):
+        if not isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)): continue
+        if f.name == '__post_init__' or f.name.lstrip('_').startswith('check'): continue
+        a = f.args
+        params = {x.arg for x in a.posonlyargs + a.args + a.kwonlyargs + [a.vararg, a.kwarg] if x}
+        local = {n.id for n in ast.walk(f)
+                 if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)} - params
+        n = 0
+        for s in ast.walk(f):
+            if (isinstance(s, ast.If) and not s.orelse and len(s.body) == 1
+                    and isinstance(s.body[0], ast.Raise)):
+                names = {x.id for x in ast.walk(s.test) if isinstance(x, ast.Name)}
+                if names & (params - {'self', 'cls'}) and not names & local:
+                    n += s.end_lineno - s.lineno + 1
+        if n: out[f.name] = n
+    return out
+
+def test_functions_spend_few_lines_on_argument_checks():
+    bad = {f"{m}.{f}": n for m, p in MODULES.items()
+           for f, n in arg_check_lines(p.read_text()).items() if n > MAX_ARG_CHECKS}
+    assert not bad, f"more than {MAX_ARG_CHECKS} lines of argument checks: {bad}; declare a check"
+
+def test_the_argument_check_rule_can_fail():
+    src = ("def f(x, y):\n    if x < 0: raise ValueError('x')\n    z = y\n"
+           "    if z < 0: raise ValueError('z')\n    if y is None:\n        raise TypeError(\n"
+           "            'y')\n    return x\n"
+           "def check_x(x):\n    if x: raise ValueError\n")
+    assert arg_check_lines(src) == {'f': 1 + 3}  # z is its own variable; check_x is a check
