@@ -138,11 +138,9 @@ def compare_config(preset: str = 'cpu', **kw) -> CompareConfig:
 # %% ../nbs/18_compare.ipynb #a42c7723
 def images_of(cc: CompareConfig, split: str, root='data'):
     "The images of the comparison's data set: `split` 'train' (n_train of them) or 'test' (n_test)."
-    n = cc.n_train if split == 'train' else cc.n_test
-    if cc.data == 'text':
-        return TextImages(n, getattr(TextConfig, cc.text_layout)(),
-                          seed=0 if split == 'train' else 1)
-    if cc.data == 'charts': return ChartImages(n, seed=0 if split == 'train' else 1)
+    n, seed = (cc.n_train, 0) if split == 'train' else (cc.n_test, 1)
+    if cc.data == 'text': return TextImages(n, getattr(TextConfig, cc.text_layout)(), seed=seed)
+    if cc.data == 'charts': return ChartImages(n, seed=seed)
     load = load_fashion_mnist if cc.data == 'fashion_mnist' else load_cifar10
     ds = load(root=root, train=split == 'train', download=False)
     return torch.utils.data.Subset(ds, range(min(n, len(ds))))
@@ -298,9 +296,9 @@ def score_samples(cc, model, tokenizer, refs: dict, seed: int) -> tuple[dict, to
     returns (scores, images)."""
     g = torch.Generator(next(model.parameters()).device).manual_seed(10_000 + seed)
     cond = torch.arange(cc.n_samples) % refs['n_classes'] if refs['n_classes'] else None
-    imgs = sample_images(model, tokenizer, cond, cc.n_samples, batch_size=512,
-                         temperature=cc.temperature,
-                         cfg_scale=cc.cfg_scale if cond is not None else 1.0, generator=g)
+    scale = cc.cfg_scale if cond is not None else 1.0
+    imgs = sample_images(model, tokenizer, cond, cc.n_samples, batch_size=512, generator=g,
+                         temperature=cc.temperature, cfg_scale=scale)
     return sample_scores(imgs, refs, cond), imgs
 
 def references(cc, out: Path, train, test, device=None, say=print) -> dict:
@@ -402,24 +400,17 @@ def _clear(out: Path):
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog='dnd_nano_compare', description=compare_main.__doc__)
     p.add_argument('--debug', action='store_true', help='on an error, also print its traceback')
-    p.add_argument('--data', default=None, choices=DATA,
-                   help='the data set (default: the preset\'s, text)')
-    p.add_argument('--preset', default=None, choices=list(COMPARE_PRESETS),
-                   help='default: cpu, charts, fashion or cifar by --data')
-    p.add_argument('--out', default='runs/compare',
-                   help='folder for everything (default %(default)s)')
-    p.add_argument('--variants', default=None,
-                   help='comma-separated runs among ' + ','.join(RUN_VARIANTS))
-    p.add_argument('--set', nargs='*', default=[], metavar='FIELD=VALUE',
-                   help='override fields of CompareConfig')
+    p.add_argument('--data', default=None, choices=DATA, help='the data set')
+    p.add_argument('--preset', default=None, choices=list(COMPARE_PRESETS), help='default: by data')
+    p.add_argument('--out', default='runs/compare', help='folder for everything (%(default)s)')
+    p.add_argument('--variants', default=None, help='runs among ' + ','.join(RUN_VARIANTS))
+    p.add_argument('--set', nargs='*', default=[], metavar='FIELD=VALUE', help='fields to set')
     p.add_argument('--device', default=None)
     p.add_argument('--root', default='data', help='folder of data sets')
     p.add_argument('--threads', type=whole_arg(1), default=None, help='torch CPU threads')
-    p.add_argument('--jobs', type=whole_arg(1), default=1,
-                   help='runs at a time, each a process of one thread (default 1)')
+    p.add_argument('--jobs', type=whole_arg(1), default=1, help='runs at a time, one thread each')
     p.add_argument('--resume', action='store_true', help='continue the comparison in --out')
-    p.add_argument('--overwrite', action='store_true',
-                   help='start over, deleting the comparison in --out')
+    p.add_argument('--overwrite', action='store_true', help='start over, deleting --out')
     return p.parse_args(argv)
 
 def checked_config(a) -> CompareConfig:
