@@ -14,7 +14,8 @@ cleaned with `nbdev_clean` (which keeps outputs). Figures come out as PNG images
 
 The outputs are kept free of what a reader should not see (`clean_outputs`): Python warnings and the compiler's
 "No CUDA runtime" line are dropped, so are widgets (a progress bar's
-state stays with its kernel), and a temporary folder of this machine prints as `<tmp>`.
+state stays with its kernel). A cell that prints a path prints a relative one, so no output names a folder of this
+machine (tests/test_outputs.py checks).
 """
 import argparse, json, os, re, shutil, sys, tempfile, time
 from pathlib import Path
@@ -63,7 +64,6 @@ def collapse_streams(nb):
 
 WARNING = re.compile(r'^\S*:\d+: \w*Warning: ')        # "file:line: XWarning: message", its source line after
 NOISE = re.compile(r'No CUDA runtime is found')            # the compiler's note on a machine without a GPU
-TMP = re.compile(r'(?:/private)?(?:/tmp|/var/folders/[\w/]+?)/tmp[\w-]+')  # a temporary folder of this machine
 
 
 def clean_text(text):
@@ -74,7 +74,7 @@ def clean_text(text):
         skip_source = bool(WARNING.match(line))
         if skip_source or NOISE.search(line): continue
         out.append(line)
-    return TMP.sub('<tmp>', '\n'.join(out))
+    return '\n'.join(out)
 
 
 def clean_outputs(nb):
@@ -90,8 +90,6 @@ def clean_outputs(nb):
                 text = clean_text(''.join(o['text']))
                 if not text.strip(): continue
                 o['text'] = as_before(text, o['text'])
-            for k, v in o.get('data', {}).items():
-                if k.startswith('text/') and k != 'text/html': o['data'][k] = as_before(TMP.sub('<tmp>', ''.join(v)), v)
             outs.append(o)
         cell['outputs'] = outs
     return nb

@@ -287,6 +287,7 @@ def apply_overrides(cfg, pairs, flag='--set'):
     try: return dataclasses.replace(cfg, **kw)
     except (ValueError, TypeError) as e: raise CLIError(f"{flag}: {e}") from None
 
+# %% ../nbs/00_core.ipynb #005b1ba4
 def out_folder(path, flag: str = '--out') -> Path:
     "An output folder, checked: not a file (whether it can be written is checked as it is locked)."
     out = Path(path)

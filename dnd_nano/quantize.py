@@ -9,6 +9,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 import torch.distributed as dist
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['nearest_code', 'straight_through', 'kmeans', 'VectorQuantizer', 'code_counts', 'codebook_stats', 'ResidualQuantizer']
@@ -47,7 +48,7 @@ def kmeans(x: torch.Tensor, k: int, n_iter: int = 10) -> torch.Tensor:
         centres = torch.where(counts[:, None] > 0, sums / counts.clamp_min(1)[:, None], fresh)
     return centres
 
-# %% ../nbs/02_quantize.ipynb #79a32626
+# %% ../nbs/02_quantize.ipynb #51c7c753
 def _distributed() -> bool: return dist.is_available() and dist.is_initialized()
 
 def _check_channels(z: torch.Tensor, dim: int, who: str):
@@ -68,6 +69,7 @@ def _finite_or_skip(x: torch.Tensor, training: bool, who: str) -> bool:
                   "it.")
     return False
 
+# %% ../nbs/02_quantize.ipynb #9246bba9
 class VectorQuantizer(nn.Module):
     """One EMA codebook of `codebook_size` vectors of size `dim` (van den Oord et al. 2017; Razavi
     et al. 2019). `vq(z)` takes `z` (..., dim) and returns `(quantized (..., dim), codes (...),
@@ -99,64 +101,6 @@ class VectorQuantizer(nn.Module):
     def search(self, x): return nearest_code(x, self.codebook)       # (N, dim) -> (N,)
     def lookup(self, codes): return F.embedding(codes, self.codebook)  # (...) -> (..., dim)
 
-    @torch.no_grad()
-    def set_codebook(self, codebook: torch.Tensor):
-        """Replace all codes (e.g. by k-means); their running sizes restart at 1. Process 0's choice
-        wins."""
-        self.codebook.copy_(codebook); self.cluster_size.fill_(1.); self.embed_sum.copy_(codebook)
-        if _distributed():
-            for b in (self.codebook, self.cluster_size, self.embed_sum): dist.broadcast(b, 0)
-        self.initted.fill_(True)
-
-    @torch.no_grad()
-    def batch_stats(self, x: torch.Tensor, codes: torch.Tensor):
-        """Per-code counts (K,) and sums (K, dim) of vectors `x` (N, dim) assigned to `codes` (N,),
-        over all processes."""
-        # (K, 1 + dim)
-        stats = torch.zeros(self.codebook_size, 1 + self.dim, device=x.device, dtype=x.dtype)
-        # count and sum in one pass
-        stats.index_add_(0, codes, torch.cat([torch.ones_like(x[:, :1]), x], 1))
-        # the hook for several processes: sum over all of them
-        if _distributed(): dist.all_reduce(stats)
-        return stats[:, 0], stats[:, 1:]
-
-    @torch.no_grad()
-    def ema_update(self, counts: torch.Tensor, sums: torch.Tensor):
-        """One EMA step from a batch's per-code `counts` and `sums`; the codebook becomes their
-        Laplace-smoothed ratio."""
-        self.cluster_size.mul_(self.decay).add_(counts, alpha=1 - self.decay)
-        self.embed_sum.mul_(self.decay).add_(sums, alpha=1 - self.decay)
-        n = self.cluster_size.sum()
-        # Laplace smoothing
-        size = (self.cluster_size + self.eps) / (n + self.codebook_size * self.eps) * n
-        self.codebook.copy_(self.embed_sum / size[:, None])
-
-    @torch.no_grad()
-    def restart_dead(self, candidates: torch.Tensor) -> int:
-        """Move codes whose running size is below `threshold_dead` onto random rows of `candidates`;
-        returns how many."""
-        dead = (self.cluster_size < self.threshold_dead).nonzero()[:, 0]
-        # (the same on every process: the sizes were computed from summed statistics)
-        if len(dead) == 0: return 0
-        # draw without replacement where possible, so that two restarted codes differ
-        n = len(candidates)
-        pick = torch.randperm(n, device=candidates.device)[:len(dead)] if n >= len(dead) else \
-               torch.randint(n, (len(dead),), device=candidates.device)
-        new = candidates[pick]
-        if _distributed(): dist.broadcast(new, 0)
-        self.codebook[dead] = new
-        # one step of grace: unused again next step, restarted again
-        self.cluster_size[dead] = self.threshold_dead
-        self.embed_sum[dead] = new * self.threshold_dead
-        return len(dead)
-
-    @torch.no_grad()
-    def update(self, x: torch.Tensor, codes: torch.Tensor) -> int:
-        """A training step's codebook update from vectors `x` (N, dim) and their codes (N,); returns
-        restarts."""
-        self.ema_update(*self.batch_stats(x, codes))
-        return self.restart_dead(x)
-
     def forward(self, z: torch.Tensor):
         _check_channels(z, self.dim, 'VectorQuantizer')
         # distances in full precision, even under bf16 autocast
@@ -171,6 +115,71 @@ class VectorQuantizer(nn.Module):
             loss = self.beta * F.mse_loss(x, q.detach())
             quantized = straight_through(x, q)
         return quantized.view(*z.shape), codes.view(z.shape[:-1]), loss
+
+# %% ../nbs/02_quantize.ipynb #213e0af2
+@patch
+@torch.no_grad()
+def batch_stats(self: VectorQuantizer, x: torch.Tensor, codes: torch.Tensor):
+    """Per-code counts (K,) and sums (K, dim) of vectors `x` (N, dim) assigned to `codes` (N,),
+    over all processes."""
+    # (K, 1 + dim)
+    stats = torch.zeros(self.codebook_size, 1 + self.dim, device=x.device, dtype=x.dtype)
+    # count and sum in one pass
+    stats.index_add_(0, codes, torch.cat([torch.ones_like(x[:, :1]), x], 1))
+    # the hook for several processes: sum over all of them
+    if _distributed(): dist.all_reduce(stats)
+    return stats[:, 0], stats[:, 1:]
+
+@patch
+@torch.no_grad()
+def ema_update(self: VectorQuantizer, counts: torch.Tensor, sums: torch.Tensor):
+    """One EMA step from a batch's per-code `counts` and `sums`; the codebook becomes their
+    Laplace-smoothed ratio."""
+    self.cluster_size.mul_(self.decay).add_(counts, alpha=1 - self.decay)
+    self.embed_sum.mul_(self.decay).add_(sums, alpha=1 - self.decay)
+    n = self.cluster_size.sum()
+    # Laplace smoothing
+    size = (self.cluster_size + self.eps) / (n + self.codebook_size * self.eps) * n
+    self.codebook.copy_(self.embed_sum / size[:, None])
+
+# %% ../nbs/02_quantize.ipynb #9c6d1c74
+@patch
+@torch.no_grad()
+def restart_dead(self: VectorQuantizer, candidates: torch.Tensor) -> int:
+    """Move codes whose running size is below `threshold_dead` onto random rows of `candidates`;
+    returns how many."""
+    dead = (self.cluster_size < self.threshold_dead).nonzero()[:, 0]
+    # (the same on every process: the sizes were computed from summed statistics)
+    if len(dead) == 0: return 0
+    # draw without replacement where possible, so that two restarted codes differ
+    n = len(candidates)
+    pick = torch.randperm(n, device=candidates.device)[:len(dead)] if n >= len(dead) else \
+           torch.randint(n, (len(dead),), device=candidates.device)
+    new = candidates[pick]
+    if _distributed(): dist.broadcast(new, 0)
+    self.codebook[dead] = new
+    # one step of grace: unused again next step, restarted again
+    self.cluster_size[dead] = self.threshold_dead
+    self.embed_sum[dead] = new * self.threshold_dead
+    return len(dead)
+
+@patch
+@torch.no_grad()
+def set_codebook(self: VectorQuantizer, codebook: torch.Tensor):
+    """Replace all codes (e.g. by k-means); their running sizes restart at 1. Process 0's choice
+    wins."""
+    self.codebook.copy_(codebook); self.cluster_size.fill_(1.); self.embed_sum.copy_(codebook)
+    if _distributed():
+        for b in (self.codebook, self.cluster_size, self.embed_sum): dist.broadcast(b, 0)
+    self.initted.fill_(True)
+
+@patch
+@torch.no_grad()
+def update(self: VectorQuantizer, x: torch.Tensor, codes: torch.Tensor) -> int:
+    """A training step's codebook update from vectors `x` (N, dim) and their codes (N,); returns
+    restarts."""
+    self.ema_update(*self.batch_stats(x, codes))
+    return self.restart_dead(x)
 
 # %% ../nbs/02_quantize.ipynb #98fb6516
 def code_counts(codes: torch.Tensor, codebook_size: int) -> torch.Tensor:
@@ -238,90 +247,100 @@ class ResidualQuantizer(nn.Module):
             totals.append(total)
         return torch.stack(codes, -1), torch.stack(residuals), torch.stack(totals)
 
-    def forward(self, z: torch.Tensor):
-        _check_channels(z, self.dim, 'ResidualQuantizer')
-        # distances in full precision, even under bf16 autocast
-        with torch.autocast(z.device.type, enabled=False):
-            x = z.reshape(-1, self.dim).to(self.vq(0).codebook.dtype)  # (N, dim)
-            learn = _finite_or_skip(x.detach(), self.training,
-                                    'ResidualQuantizer') and self.training
-            if learn and not self.initted: self.init_kmeans(x.detach())
-            # (N, D), (D, N, dim), (D, N, dim)
-            codes, residuals, totals = self.residual_search(x.detach())
-            # totals carry no gradient, so this is beta * mean over depths of ||z - sg(prefix
-            # sum)||^2
-            loss = self.beta * ((x - totals) ** 2).mean()
-            if learn: self.update(residuals, codes)
-            quantized = straight_through(x, totals[-1])
-        return quantized.view(*z.shape), codes.view(*z.shape[:-1], self.n_depth), loss
+# %% ../nbs/02_quantize.ipynb #36eaffbd
+@patch
+def forward(self: ResidualQuantizer, z: torch.Tensor):
+    _check_channels(z, self.dim, 'ResidualQuantizer')
+    # distances in full precision, even under bf16 autocast
+    with torch.autocast(z.device.type, enabled=False):
+        x = z.reshape(-1, self.dim).to(self.vq(0).codebook.dtype)  # (N, dim)
+        learn = _finite_or_skip(x.detach(), self.training,
+                                'ResidualQuantizer') and self.training
+        if learn and not self.initted: self.init_kmeans(x.detach())
+        # (N, D), (D, N, dim), (D, N, dim)
+        codes, residuals, totals = self.residual_search(x.detach())
+        # totals carry no gradient, so this is beta * mean over depths of ||z - sg(prefix
+        # sum)||^2
+        loss = self.beta * ((x - totals) ** 2).mean()
+        if learn: self.update(residuals, codes)
+        quantized = straight_through(x, totals[-1])
+    return quantized.view(*z.shape), codes.view(*z.shape[:-1], self.n_depth), loss
 
-    @torch.no_grad()
-    def encode(self, z: torch.Tensor) -> torch.Tensor:
-        """Codes (..., D) of latents `z` (..., dim), in any mode: the search alone, which never
-        changes the codebook."""
-        _check_channels(z, self.dim, 'ResidualQuantizer')
-        x = z.reshape(-1, self.dim).to(self.vq(0).codebook.dtype)
-        _finite_or_skip(x, False, 'ResidualQuantizer')
-        return self.residual_search(x)[0].view(*z.shape[:-1], self.n_depth)
+@patch
+@torch.no_grad()
+def encode(self: ResidualQuantizer, z: torch.Tensor) -> torch.Tensor:
+    """Codes (..., D) of latents `z` (..., dim), in any mode: the search alone, which never
+    changes the codebook."""
+    _check_channels(z, self.dim, 'ResidualQuantizer')
+    x = z.reshape(-1, self.dim).to(self.vq(0).codebook.dtype)
+    _finite_or_skip(x, False, 'ResidualQuantizer')
+    return self.residual_search(x)[0].view(*z.shape[:-1], self.n_depth)
 
-    @torch.no_grad()
-    def update(self, residuals: torch.Tensor, codes: torch.Tensor):
-        """EMA step and dead-code restarts; a shared codebook pools the residuals (D, N, dim) and
-        codes (N, D) of all depths"""
-        K, D = self.codebook_size, self.n_depth
-        self.counts += code_counts(codes, K)
-        # (D*N, dim), (D*N,)
-        if self.shared_codebook: self.vq(0).update(residuals.flatten(0, 1), codes.t().flatten())
-        else:
-            for d in range(D): self.vq(d).update(residuals[d], codes[:, d])
+# %% ../nbs/02_quantize.ipynb #5144c5c3
+@patch
+@torch.no_grad()
+def update(self: ResidualQuantizer, residuals: torch.Tensor, codes: torch.Tensor):
+    """EMA step and dead-code restarts; a shared codebook pools the residuals (D, N, dim) and
+    codes (N, D) of all depths"""
+    K, D = self.codebook_size, self.n_depth
+    self.counts += code_counts(codes, K)
+    # (D*N, dim), (D*N,)
+    if self.shared_codebook: self.vq(0).update(residuals.flatten(0, 1), codes.t().flatten())
+    else:
+        for d in range(D): self.vq(d).update(residuals[d], codes[:, d])
 
-    @torch.no_grad()
-    def init_kmeans(self, x: torch.Tensor):
-        """k-means on the first batch, depth by depth: depth d's residuals get their own k-means
-        codes, then are quantized to give depth d+1's. A shared codebook is built from D slices of
-        about K/D codes, one per depth."""
-        K, D = self.codebook_size, self.n_depth
-        sizes = [K // D + (d < K % D) for d in range(D)] if self.shared_codebook else [K] * D
-        residual, found = x, []
-        for d in range(D):
-            if sizes[d] == 0: continue  # (more depths than codes)
-            found.append(kmeans(residual, sizes[d], self.kmeans_iters))
-            # the codes this depth can choose from
-            book = torch.cat(found) if self.shared_codebook else found[-1]
-            residual = residual - book[nearest_code(residual, book)]
-            if not self.shared_codebook: self.vq(d).set_codebook(book)
-        if self.shared_codebook: self.vq(0).set_codebook(book)
-        self.initted.fill_(True)
+@patch
+@torch.no_grad()
+def init_kmeans(self: ResidualQuantizer, x: torch.Tensor):
+    """k-means on the first batch, depth by depth: depth d's residuals get their own k-means
+    codes, then are quantized to give depth d+1's. A shared codebook is built from D slices of
+    about K/D codes, one per depth."""
+    K, D = self.codebook_size, self.n_depth
+    sizes = [K // D + (d < K % D) for d in range(D)] if self.shared_codebook else [K] * D
+    residual, found = x, []
+    for d in range(D):
+        if sizes[d] == 0: continue  # (more depths than codes)
+        found.append(kmeans(residual, sizes[d], self.kmeans_iters))
+        # the codes this depth can choose from
+        book = torch.cat(found) if self.shared_codebook else found[-1]
+        residual = residual - book[nearest_code(residual, book)]
+        if not self.shared_codebook: self.vq(d).set_codebook(book)
+    if self.shared_codebook: self.vq(0).set_codebook(book)
+    self.initted.fill_(True)
 
-    def check_codes(self, codes: torch.Tensor):
-        "Raise unless `codes` (..., d') are integers of this quantizer, with 1 <= d' <= D."
-        if codes.is_floating_point() or codes.is_complex() or codes.dtype == torch.bool:
-            raise ValueError(f"codes must be an integer tensor; got dtype {codes.dtype}. "
-                             "Use the codes that `rq(z)` returns.")
-        if codes.ndim == 0 or not 1 <= codes.shape[-1] <= self.n_depth:
-            raise ValueError(f"codes of shape {tuple(codes.shape)} have "
-                             f"{codes.shape[-1] if codes.ndim else 0} depths on the last axis; "
-                             f"this quantizer has n_depth={self.n_depth}, so pass (..., d) with 1 "
-                             f"<= d <= {self.n_depth}.")
-        if codes.numel() and (codes.min() < 0 or codes.max() >= self.codebook_size):
-            raise ValueError(f"codes must lie in [0, {self.codebook_size}) "
-                             f"(codebook_size={self.codebook_size}); got values from "
-                             f"{codes.min().item()} to {codes.max().item()}.")
+# %% ../nbs/02_quantize.ipynb #50d02aef
+@patch
+def check_codes(self: ResidualQuantizer, codes: torch.Tensor):
+    "Raise unless `codes` (..., d') are integers of this quantizer, with 1 <= d' <= D."
+    if codes.is_floating_point() or codes.is_complex() or codes.dtype == torch.bool:
+        raise ValueError(f"codes must be an integer tensor; got dtype {codes.dtype}. "
+                         "Use the codes that `rq(z)` returns.")
+    if codes.ndim == 0 or not 1 <= codes.shape[-1] <= self.n_depth:
+        raise ValueError(f"codes of shape {tuple(codes.shape)} have "
+                         f"{codes.shape[-1] if codes.ndim else 0} depths on the last axis; "
+                         f"this quantizer has n_depth={self.n_depth}, so pass (..., d) with 1 "
+                         f"<= d <= {self.n_depth}.")
+    if codes.numel() and (codes.min() < 0 or codes.max() >= self.codebook_size):
+        raise ValueError(f"codes must lie in [0, {self.codebook_size}) "
+                         f"(codebook_size={self.codebook_size}); got values from "
+                         f"{codes.min().item()} to {codes.max().item()}.")
 
-    def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        """Codes (..., d') -> the sum of their vectors (..., dim). `d' <= D`: fewer depths give a
-        coarser vector."""
-        self.check_codes(codes)
-        book = self.vq(0).codebook
-        codes = codes.to(book.device)
-        total = torch.zeros(*codes.shape[:-1], self.dim, device=book.device, dtype=book.dtype)
-        # the order of the forward
-        for d in range(codes.shape[-1]): total = total + self.vq(d).lookup(codes[..., d])
-        return total
+@patch
+def decode(self: ResidualQuantizer, codes: torch.Tensor) -> torch.Tensor:
+    """Codes (..., d') -> the sum of their vectors (..., dim). `d' <= D`: fewer depths give a
+    coarser vector."""
+    self.check_codes(codes)
+    book = self.vq(0).codebook
+    codes = codes.to(book.device)
+    total = torch.zeros(*codes.shape[:-1], self.dim, device=book.device, dtype=book.dtype)
+    # the order of the forward
+    for d in range(codes.shape[-1]): total = total + self.vq(d).lookup(codes[..., d])
+    return total
 
-    def stats(self, reset: bool = False) -> dict:
-        """Usage and perplexity per depth of the codes chosen in training steps since the last reset
-        (`codebook_stats`)."""
-        out = codebook_stats(self.counts, shared=self.shared_codebook)
-        if reset: self.counts.zero_()
-        return out
+@patch
+def stats(self: ResidualQuantizer, reset: bool = False) -> dict:
+    """Usage and perplexity per depth of the codes chosen in training steps since the last reset
+    (`codebook_stats`)."""
+    out = codebook_stats(self.counts, shared=self.shared_codebook)
+    if reset: self.counts.zero_()
+    return out

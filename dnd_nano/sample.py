@@ -138,8 +138,9 @@ def generate(model, cond=None, n: int | None = None, temperature=1.0, top_k=0, t
             # the null half
             if guided: start = torch.cat([start, model.cond_tokens(None, B, device)])
             pick = Picker(B, guided, cfg_scale, temps, ks, ps, generator)
-            codes = (decode(model, start, pick, use_cache) if decoder == 'plain' else
-                     DECODERS[decoder](model, start, pick))
+            # without the cache: the plain loop (the only one that can run without it)
+            codes = (DECODERS[decoder](model, start, pick) if use_cache
+                     else decode(model, start, pick, use_cache=False))
     finally: model.train(was_training)
     return codes[:B].reshape(B, *model.config.grid, model.D).clone()  # cloned: an ordinary tensor
 

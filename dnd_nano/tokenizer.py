@@ -11,6 +11,7 @@ from torch import nn
 import torch.nn.functional as F
 from .core import check_fields, check_images, maybe, preset_of, psnr, real, whole
 from .quantize import ResidualQuantizer
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['RQVAEConfig', 'check_geometry', 'ResBlock', 'Encoder', 'Decoder', 'RQVAE']
@@ -19,12 +20,10 @@ __all__ = ['RQVAEConfig', 'check_geometry', 'ResBlock', 'Encoder', 'Decoder', 'R
 @dataclass
 class RQVAEConfig:
     in_channels: int = 1            # image channels: 1 for text and MNIST-text, 3 for CIFAR-10
-    # images are image_size x image_size (H x W may differ: see `image_hw`)
-    image_size: int = 32
+    image_size: int = 32            # images are image_size x image_size; see `image_hw`
     image_width: int | None = None  # width when the images are not square; None: image_size
     channels: int = 128             # width of the conv stages
-    # the stem reads non-overlapping patch x patch blocks (a strided conv)
-    patch: int = 4
+    patch: int = 4                  # the stem reads patch x patch blocks (a strided conv)
     f: int = 8                      # total downsampling: patch, then stride-2 stages until f
     n_res_blocks: int = 1           # residual blocks per resolution
     latent_dim: int = 64            # dimension of the quantized vectors
@@ -77,6 +76,7 @@ class RQVAEConfig:
         return cls(**{'in_channels': 3, 'f': 4, 'patch': 2, 'channels': 128, 'loss': 'mse',
                       'latent_dim': 64, **kw})
 
+# %% ../nbs/05_tokenizer.ipynb #73ec0d5c
 def check_geometry(c: RQVAEConfig):
     "Channels in groups of 4, f = patch times a power of two, and images a multiple of f."
     if c.channels % 4:
@@ -170,38 +170,43 @@ class RQVAE(nn.Module):
         any mode."""
         return self.quantizer.encode(self.encoder(self.check_images(x)).permute(0, 2, 3, 1))
 
-    def decode_latents(self, q):
-        "Quantized latents (B, h, w, dim) -> images in [0, 1]."
-        logits = self.decoder(q.permute(0, 3, 1, 2))
-        return torch.sigmoid(logits) if self.config.loss == 'bce' else logits.clamp(0, 1)
-
-    @torch.no_grad()
-    def decode(self, codes, depth: int | None = None) -> torch.Tensor:
-        "Codes (B, h, w, D) -> images; `depth=k` decodes from the first k depths only."
-        D = self.config.n_depth
-        if codes.ndim != 4 or codes.shape[-1] != D:
-            raise ValueError(f"Codes must be shaped (B, h, w, D={D}); got shape "
-                             f"{tuple(codes.shape)}.")
-        if depth is not None:
-            if not 1 <= depth <= D:
-                raise ValueError(f"depth={depth} must be between 1 and n_depth={D}.")
-            codes = codes[..., :depth]
-        return self.decode_latents(self.quantizer.decode(codes))
-
     def forward(self, x):
         "Images -> (reconstruction logits, codes, commitment loss)."
         q, codes, commit = self.quantize(x)
         return self.decoder(q.permute(0, 3, 1, 2)), codes, commit
 
-    def training_step(self, batch):
-        x = batch[0] if isinstance(batch, (list, tuple)) else batch
-        logits, codes, commit = self(x)
-        if self.config.loss == 'bce': rec = F.binary_cross_entropy_with_logits(logits, x)
-        else: rec = F.mse_loss(logits, x)
-        with torch.no_grad():
-            out = torch.sigmoid(logits) if self.config.loss == 'bce' else logits.clamp(0, 1)
-        return {'loss': rec + commit, 'rec': rec.detach(), 'commit': commit.detach(),
-                'psnr': psnr(out, x).detach()}
-
     @property
     def tokens_per_item(self): return int(np.prod(self.config.grid)) * self.config.n_depth
+
+# %% ../nbs/05_tokenizer.ipynb #1b97102d
+@patch
+def decode_latents(self: RQVAE, q):
+    "Quantized latents (B, h, w, dim) -> images in [0, 1]."
+    logits = self.decoder(q.permute(0, 3, 1, 2))
+    return torch.sigmoid(logits) if self.config.loss == 'bce' else logits.clamp(0, 1)
+
+@patch
+@torch.no_grad()
+def decode(self: RQVAE, codes, depth: int | None = None) -> torch.Tensor:
+    "Codes (B, h, w, D) -> images; `depth=k` decodes from the first k depths only."
+    D = self.config.n_depth
+    if codes.ndim != 4 or codes.shape[-1] != D:
+        raise ValueError(f"Codes must be shaped (B, h, w, D={D}); got shape "
+                         f"{tuple(codes.shape)}.")
+    if depth is not None:
+        if not 1 <= depth <= D:
+            raise ValueError(f"depth={depth} must be between 1 and n_depth={D}.")
+        codes = codes[..., :depth]
+    return self.decode_latents(self.quantizer.decode(codes))
+
+# %% ../nbs/05_tokenizer.ipynb #6befb4f5
+@patch
+def training_step(self: RQVAE, batch):
+    x = batch[0] if isinstance(batch, (list, tuple)) else batch
+    logits, codes, commit = self(x)
+    if self.config.loss == 'bce': rec = F.binary_cross_entropy_with_logits(logits, x)
+    else: rec = F.mse_loss(logits, x)
+    with torch.no_grad():
+        out = torch.sigmoid(logits) if self.config.loss == 'bce' else logits.clamp(0, 1)
+    return {'loss': rec + commit, 'rec': rec.detach(), 'commit': commit.detach(),
+            'psnr': psnr(out, x).detach()}
