@@ -69,6 +69,7 @@ def profile_step(model, batch: int = 8, reps: int = 2, pick=None, seed: int = 0)
             'step Python': ms['step'] - ms['layers'] - ms['heads'] - ms['sampling'],
             'loop': ms['loop'] - ms['step'], 'total': ms['loop']}
 
+# %% ../nbs/11_speed.ipynb #94e0d607
 def plot_profile(profiles: dict, title: str = 'one sampling step'):
     """Stacked bars of profiles ({name: {part: ms}}, as `profile_step` and `profile_train_step`
     give), in ms."""
@@ -85,7 +86,6 @@ def plot_profile(profiles: dict, title: str = 'one sampling step'):
               bbox_to_anchor=(0.5, -0.3 - 0.15 * (len(names) < 3)))
     fig.tight_layout()
     return fig
-
 
 # %% ../nbs/11_speed.ipynb #e313e885
 def static_step(model, cache, pick, x, pos, us, depths):

@@ -127,8 +127,8 @@ class Decoder(nn.Module):
 
 # %% ../nbs/05_tokenizer.ipynb #7ee13ea0
 class RQVAE(nn.Module):
-    """Encoder -> residual quantizer -> decoder. `encode(x) -> codes (B, H, W, D)`, `decode(codes,
-    depth=None) -> images`."""
+    """Encoder -> residual quantizer -> decoder: `encode(x)` gives codes (B, H, W, D), and
+    `decode(codes, depth=None)` images."""
     config_class = RQVAEConfig
     def __init__(self, config: RQVAEConfig | None = None):
         super().__init__()

@@ -225,3 +225,49 @@ def test_the_argument_check_rule_can_fail():
            "            'y')\n    return x\n"
            "def check_x(x):\n    if x: raise ValueError\n")
     assert arg_check_lines(src) == {'f': 1 + 3}  # z is its own variable; check_x is a check
+
+# ---- a docstring's first line is whole markup ---------------------------------------------------
+
+def open_spans(source: str) -> list:
+    "Names whose docstring's first line leaves a `code span` open (the API tables show that line alone)."
+    out = []
+    for n in ast.walk(ast.parse(source)):
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)):
+            doc = ast.get_docstring(n, clean=False)
+            if doc and doc.split('\n')[0].count('`') % 2: out.append(getattr(n, 'name', '<module>'))
+    return out
+
+@pytest.mark.parametrize('name', MODULES)
+def test_docstring_first_lines_close_their_code_spans(name):
+    bad = open_spans(MODULES[name].read_text())
+    assert not bad, f"{name}: the first docstring line of {bad} opens a `code span` it does not close"
+
+def test_the_span_check_can_fail():
+    src = 'def f():\n    """Call `f(a,\n    b)` once."""\ndef g():\n    "Call `g()`."\n'
+    assert open_spans(src) == ['f']
+
+# ---- a long cell does not run again when the docs are built -------------------------------------
+
+def slow_cells_that_import(nb: dict) -> list:
+    """Indices of `slow` or `cuda` cells that import: building the docs runs every cell that imports
+    (to show the API), so such a cell would train again, for minutes, on every build."""
+    out = []
+    for i, c in enumerate(nb['cells']):
+        src = ''.join(c['source'])
+        flags = {l[2:].strip() for l in src.splitlines() if l.startswith('#|')}
+        if c['cell_type'] != 'code' or not flags & {'slow', 'cuda'}: continue
+        try: t = ast.parse('\n'.join(l for l in src.splitlines() if not l.startswith(('%', '!'))))
+        except SyntaxError: continue
+        if any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in ast.walk(t)): out.append(i)
+    return out
+
+@pytest.mark.parametrize('name', NOTEBOOKS)
+def test_slow_cells_do_not_import(name):
+    bad = slow_cells_that_import(json.loads(NOTEBOOKS[name].read_text()))
+    assert not bad, f"{name}: slow cells {bad} import; move their imports to the notebook's import cell"
+
+def test_the_slow_import_check_can_fail():
+    nb = {'cells': [{'cell_type': 'code', 'source': ['#| slow\n', 'import io\n', 'x = 1']},
+                    {'cell_type': 'code', 'source': ['import io']},
+                    {'cell_type': 'code', 'source': ['#| slow\n', 'x = 2']}]}
+    assert slow_cells_that_import(nb) == [0]
