@@ -13,7 +13,7 @@ cleaned with `nbdev_clean` (which keeps outputs). Figures come out as PNG images
     python .ci/run_notebooks.py --clean-only           # only clean the outputs already stored (no run)
 
 The outputs are kept free of what a reader should not see (`clean_outputs`): Python warnings and the compiler's
-"No CUDA runtime" line are dropped, so are widgets (a progress bar's
+"No CUDA runtime" line are dropped, and the profiler's log lines, so are widgets (a progress bar's
 state stays with its kernel). A cell that prints a path prints a relative one, so no output names a folder of this
 machine (tests/test_outputs.py checks).
 """
@@ -63,7 +63,8 @@ def collapse_streams(nb):
 
 
 WARNING = re.compile(r'^\S*:\d+: \w*Warning: ')        # "file:line: XWarning: message", its source line after
-NOISE = re.compile(r'No CUDA runtime is found')            # the compiler's note on a machine without a GPU
+# the compiler's note on a machine without a GPU; the profiler's own log lines (file.cpp:line])
+NOISE = re.compile(r'No CUDA runtime is found|^\w+:[\d-]+ [\d:]+ \d+:\d+ \w+\.cpp:\d+\]')
 
 
 def clean_text(text):

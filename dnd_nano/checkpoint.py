@@ -79,8 +79,7 @@ def atomic_write(path, write, what: str = 'file') -> Path:
             write(f); f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)  # atomic: readers see the old file or the new one
     except BaseException as e:
-        # torch's own writer reports a full disk as a RuntimeError, so the free space is looked at
-        # as well
+        # torch's writer reports a full disk as a RuntimeError: the free space is looked at too
         full = (getattr(e, 'errno', None) in (errno.ENOSPC, errno.EDQUOT)
                 or shutil.disk_usage(path.parent).free < 2**20)
         with contextlib.suppress(OSError): os.unlink(tmp)
@@ -111,8 +110,8 @@ class RunLock:
                 self.folder.mkdir(parents=True, exist_ok=True)
                 if not os.access(self.folder, os.W_OK):
                     raise PermissionError(errno.EACCES, 'permission denied')
-                # Linux and macOS lock the folder itself, so nothing is written into it; Windows
-                # needs a file
+                # Linux and macOS lock the folder itself (nothing is written into it);
+                # Windows needs a file
                 if fcntl: h = os.open(self.folder, os.O_RDONLY)
                 else: h = open(self.folder / '.dnd_nano.lock', 'a+')
             except OSError as e:

@@ -219,15 +219,13 @@ class ResidualQuantizer(nn.Module):
             raise ValueError(f"n_depth={n_depth}: a residual quantizer needs at least one depth.")
         self.dim, self.codebook_size, self.n_depth, self.beta = dim, codebook_size, n_depth, beta
         self.shared_codebook, self.kmeans_iters = shared_codebook, kmeans_iters
-        # k-means (if asked for) is run by the residual quantizer itself, depth by depth: see
-        # `init_kmeans`
+        # k-means (if asked for) is run by the residual quantizer, depth by depth: `init_kmeans`
         self.codebooks = nn.ModuleList(
             VectorQuantizer(dim, codebook_size, decay, eps, kmeans_init=False,
                             threshold_dead=threshold_dead, beta=beta)
             for _ in range(1 if shared_codebook else n_depth))
         self.register_buffer('initted', torch.tensor(not kmeans_init))
-        # codes chosen per depth in training steps since the last `stats(reset=True)`: for reporting
-        # only
+        # codes chosen per depth in training since the last `stats(reset=True)`: for reports only
         self.register_buffer('counts', torch.zeros(n_depth, codebook_size, dtype=torch.long),
                              persistent=False)
 

@@ -50,7 +50,8 @@ def test_notebook_holds_its_outputs(path):
 UNWANTED = {'an absolute path': re.compile(r'(?<![\w.])/(?:tmp|root|home|work|usr|opt|var|private)/\S*'),
             'a stand-in for a path': re.compile(r'<tmp>'),
             'a warning': re.compile(r'\b\w+Warning\b|warnings\.warn\('),
-            'a "No CUDA runtime" line': re.compile(r'No CUDA runtime')}
+            'a "No CUDA runtime" line': re.compile(r'No CUDA runtime'),
+            'a log line of the profiler': re.compile(r'\w+\.cpp:\d+\] ')}
 
 
 def output_texts(cell):
@@ -77,10 +78,11 @@ def test_outputs_hold_no_path_warning_or_gpu_note(path):
 def test_the_output_check_can_fail():
     nb = {'cells': [{'outputs': [{'output_type': 'stream', 'text': [
         '/home/me/venv/tqdm/auto.py:21: TqdmWarning: IProgress not found\n', 'saved to <tmp>/r.pt\n']}]},
-        {'outputs': [{'output_type': 'stream', 'text': 'W1201 [0/0] No CUDA runtime is found\n'}]}]}
+        {'outputs': [{'output_type': 'stream', 'text': 'W1201 [0/0] No CUDA runtime is found\n'}]},
+        {'outputs': [{'output_type': 'stream', 'text': 'USDT:2026-12-04 15:53:51 1:1 X.cpp:39] start\n'}]}]}
     assert [(i, what) for i, what, _ in unwanted(nb)] == [
         (0, 'an absolute path'), (0, 'a stand-in for a path'), (0, 'a warning'),
-        (1, 'a "No CUDA runtime" line')]
+        (1, 'a "No CUDA runtime" line'), (2, 'a log line of the profiler')]
 
 
 def test_run_notebooks_keeps_them_out():
@@ -93,6 +95,8 @@ def test_run_notebooks_keeps_them_out():
         '/home/me/venv/tqdm/auto.py:21: TqdmWarning: IProgress not found.\n', '  from .x import y\n']},
         {'output_type': 'stream', 'name': 'stdout', 'text': ['saved to runs/r.pt\n', 'loss 0.5\n']},
         {'output_type': 'stream', 'name': 'stderr', 'text': 'W1201 [0/0] No CUDA runtime is found\n'},
+        {'output_type': 'stream', 'name': 'stderr', 'text': [
+            'ERROR:2026-12-04 15:53:51 19544:19544 DeviceProperties.cpp:56] gpuGetDeviceCount failed\n']},
         {'output_type': 'display_data', 'data': {'application/vnd.jupyter.widget-view+json': {'model_id': 'a1'},
                                                  'text/plain': ['  0%|          | 0/30']}}]}]}
     rn.clean_outputs(nb)
