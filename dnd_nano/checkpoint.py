@@ -16,7 +16,7 @@ from .core import default_device
 # %% auto #0
 __all__ = ['FORMAT', 'CheckpointError', 'rng_state', 'set_rng_state', 'safe_load', 'atomic_write', 'RunLock', 'config_dict',
            'class_name', 'all_finite', 'save_checkpoint', 'read_checkpoint', 'with_added', 'check_config',
-           'load_checkpoint', 'build_model', 'load_model', 'export_safetensors', 'fingerprint']
+           'load_checkpoint', 'build_model', 'load_model', 'check_not_source', 'export_safetensors', 'fingerprint']
 
 # %% ../nbs/03_checkpoint.ipynb #fc0082e4
 class CheckpointError(RuntimeError):
@@ -289,6 +289,14 @@ def load_model(path, classes, ema: bool = True, device=None) -> nn.Module:
                               f"({str(e).splitlines()[0][:200]}).") from None
     return model.to(default_device(device)).eval()
 
+def check_not_source(out, source, what: str = 'output'):
+    "Raise unless `out` is another file than `source`: writing it must leave its source alone."
+    out, source = Path(out), Path(source)
+    if out.resolve() == source.resolve() or (out.exists() and source.exists()
+                                             and os.path.samefile(out, source)):
+        raise CheckpointError(f"The {what} {out} is the file it is made from: writing it would "
+                              "destroy that file. Give another output path.")
+
 def export_safetensors(ckpt_path, out_path=None, ema: bool = True) -> Path:
     """Write the (EMA) weights of a checkpoint as safetensors, with the model class and config as
     metadata."""
@@ -296,6 +304,7 @@ def export_safetensors(ckpt_path, out_path=None, ema: bool = True) -> Path:
     state = read_checkpoint(ckpt_path)
     sd = state['ema'] if ema and state.get('ema') is not None else state['model']
     out = Path(out_path or Path(ckpt_path).with_suffix('.safetensors'))
+    check_not_source(out, ckpt_path, 'export')
     data = save({k: v.contiguous() for k, v in sd.items()},
                 metadata={'model_class': state['model_class'],
                           'config': json.dumps(state['config'])})

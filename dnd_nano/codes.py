@@ -8,7 +8,8 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 from .core import default_device
-from .checkpoint import CheckpointError, atomic_write, config_dict, fingerprint, safe_load
+from .checkpoint import (
+    CheckpointError, atomic_write, check_not_source, config_dict, fingerprint, safe_load)
 from .tokenizer import RQVAE
 
 # %% auto #0
@@ -28,6 +29,7 @@ def encode_dataset(tokenizer: RQVAE, dataset, path, batch_size: int = 256, token
                    device=None, progress: bool = True) -> Path:
     "Encode every (image, label) item of `dataset` to codes, save them to `path`; returns the path."
     if len(dataset) == 0: raise ValueError("The data set is empty: there is nothing to encode.")
+    if tokenizer_path is not None: check_not_source(path, tokenizer_path, 'codes file')
     device = default_device(device)
     tokenizer = tokenizer.to(device).eval()
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)

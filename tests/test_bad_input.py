@@ -412,3 +412,26 @@ def test_entry_points_answer_in_one_line(name, args, phrase):
     debug = subprocess.run([name, *args, '--debug'], capture_output=True, text=True, env=ENV, timeout=120)
     assert debug.returncode == res.returncode
     if 'error: argument' not in res.stderr: assert 'Traceback' in debug.stderr  # asked for, the traceback is there
+
+# ---- second round: a file is never written over the file it is made from --------------------------------------------
+
+def test_an_export_never_replaces_its_checkpoint(files, tmp_path):
+    "`export_safetensors(ckpt, ckpt)` used to overwrite the training checkpoint with safetensors bytes."
+    from dnd_nano.checkpoint import export_safetensors
+    ckpt = tmp_path/'model.pt'; ckpt.write_bytes(files['model'].read_bytes())
+    (tmp_path/'sub').mkdir(); os.link(ckpt, tmp_path/'hard.pt')
+    before = snapshot(tmp_path)
+    for out in (ckpt, str(ckpt), tmp_path/'sub'/'..'/'model.pt', tmp_path/'hard.pt'):
+        with pytest.raises(CheckpointError, match='is the file it is made from'): export_safetensors(ckpt, out)
+    assert snapshot(tmp_path) == before
+    assert read_checkpoint(ckpt)['step'] == 4  # still a checkpoint that --resume can read
+    assert export_safetensors(ckpt).suffix == '.safetensors'  # another path is written as before
+
+def test_encoding_never_replaces_its_tokenizer(files, tmp_path):
+    tok = tmp_path/'tokenizer.pt'; tok.write_bytes(files['tok'].read_bytes())
+    before = snapshot(tmp_path)
+    refused(*script('dnd_nano_encode', '--tokenizer', tok, '--out', tok, '--data', 'text', '--n', 8,
+                    '--device', 'cpu'), 'is the file it is made from', str(tok))
+    with pytest.raises(CheckpointError, match='is the file it is made from'):
+        encode_dataset(load_model(tok, RQVAE), TextImages(8), tok, tokenizer_path=tok, progress=False)
+    assert snapshot(tmp_path) == before
