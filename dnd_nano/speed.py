@@ -16,8 +16,8 @@ from .train import FUSED_ADAMW, TrainingStep
 
 # %% auto #0
 __all__ = ['MATMUL_OPS', 'profile_step', 'plot_profile', 'static_step', 'frozen_options', 'frozen_static_step', 'compiled_step',
-           'weights_key', 'thaw_if_changed', 'cuda_graph_step', 'decode_static', 'static_decoder', 'cpu_only',
-           'cuda_only', 'profile_train_step']
+           'checksum', 'weights_key', 'thaw_if_changed', 'cuda_graph_step', 'decode_static', 'static_decoder',
+           'cpu_only', 'cuda_only', 'profile_train_step']
 
 # %% ../nbs/11_speed.ipynb #6f060275
 def profile_step(model, batch: int = 8, reps: int = 2, pick=None, seed: int = 0) -> dict:
@@ -131,10 +131,22 @@ def compiled_step(frozen: bool = False):
 # %% ../nbs/11_speed.ipynb #010e5a3f
 _frozen_weights = weakref.WeakKeyDictionary()  # model -> its weights as its frozen graphs hold them
 
+_mix = {}  # device -> fixed random weights of the checksum
+
+def checksum(t: torch.Tensor) -> float:
+    "The values of `t` summed with fixed random weights: a change of any value moves it."
+    x = t.detach().reshape(-1).float()
+    w = _mix.get(x.device)
+    if w is None or len(w) < len(x):
+        g = torch.Generator().manual_seed(0)
+        w = _mix[x.device] = torch.rand(max(len(x), 2**20), generator=g).to(x.device)
+    return float(torch.dot(x, w[:len(x)]))
+
 def weights_key(model) -> tuple:
-    "Which tensors hold `model`'s weights, where their data lies, how often each changed in place."
+    """Which tensors hold `model`'s weights, where their data lies, how often each changed in place,
+    and a checksum of each (a change through `.data` leaves the count of changes as it was)."""
     tensors = itertools.chain(model.parameters(), model.buffers())
-    return tuple((id(t), t.data_ptr(), t._version) for t in tensors)
+    return tuple((id(t), t.data_ptr(), t._version, checksum(t)) for t in tensors)
 
 def thaw_if_changed(model):
     """Frozen graphs hold the weights they were compiled with. If `model`'s weights changed since

@@ -44,3 +44,26 @@ def test_the_frozen_step_follows_in_place_changes(monkeypatch):
         stale = seeded(model, decoder='frozen')
     assert not torch.equal(stale, seeded(model))                         # ...the old weights sample
     assert torch.equal(seeded(model, decoder='frozen'), seeded(model))   # with it: compiled again
+    with torch.no_grad(): model.heads[0][1].weight.data.mul_(-1)         # past the count of changes
+    assert torch.equal(seeded(model, decoder='frozen'), seeded(model))   # seen all the same
+
+def test_the_weights_key_sees_every_kind_of_change():
+    "A change made by training, by loading, through `.data` or by `copy_` changes the key (no compile)."
+    model = random_model('dnd')
+    w = model.heads[0][1].weight
+    changes = {
+        'p.data': lambda: w.data.mul_(-1),
+        'p.data[0] = ...': lambda: w.data.__setitem__(0, 0.5),
+        'copy_': lambda: w.detach().copy_(torch.randn_like(w)),
+        'load_state_dict': lambda: model.load_state_dict(random_model('dnd', seed=3).state_dict()),
+        'an optimiser step': lambda: opt_step(model)}
+    for name, change in changes.items():
+        key = speed.weights_key(model)
+        assert speed.weights_key(model) == key                          # nothing changed: the same key
+        with torch.no_grad(): change()
+        assert speed.weights_key(model) != key, name
+
+def opt_step(model):
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with torch.enable_grad(): model(torch.zeros(1, *model.config.grid, model.D, dtype=torch.long))[-1].backward()
+    opt.step()
