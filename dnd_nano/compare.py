@@ -4,11 +4,10 @@
 
 # %% ../nbs/18_compare.ipynb #b89acd16
 from __future__ import annotations
-import argparse, contextlib, dataclasses, json, math, shutil, sys, time, warnings
+import argparse, contextlib, dataclasses, json, math, shutil, sys, time
 import torch.multiprocessing as mp
 from dataclasses import dataclass
 from pathlib import Path
-import numpy as np
 import torch
 from .core import (
     CLIError, apply_overrides, check_fields, console, default_device, one_of, out_folder, real,
@@ -26,12 +25,13 @@ from .sample import sample_images
 from .datasets import TOKENIZER_PRESET, load_cifar10, load_fashion_mnist
 from .eval import (
     heldout_ce, real_reference, sample_scores, text_sample_scores, train_classifier, variant_cost)
-from .results import format_table, write_figures
+from .results import format_table, write_figures, summarize
 
 # %% auto #0
 __all__ = ['DATA', 'RUN_VARIANTS', 'PLACEMENTS', 'COMPARE_PRESETS', 'DATA_PRESET', 'main', 'CompareConfig', 'compare_config',
-           'images_of', 'tokenizer_config', 'prepare_tokenizer', 'model_config', 'run_specs', 'train_run',
-           'score_samples', 'references', 'summarize', 'compare', 'parse_args', 'checked_config', 'compare_main']
+           'images_of', 'tokenizer_config', 'tokenizer_settings', 'check_tokenizer', 'prepare_tokenizer',
+           'model_config', 'run_specs', 'run_settings', 'check_runs', 'train_run', 'score_samples', 'references',
+           'compare', 'parse_args', 'checked_config', 'compare_main']
 
 # %% ../nbs/18_compare.ipynb #edea77df
 @dataclass
@@ -157,6 +157,27 @@ def _read_json(path, default=None):
     try: return json.loads(Path(path).read_text())
     except (OSError, ValueError): return default
 
+def tokenizer_settings(cc, n_depth=None) -> dict:
+    "What a comparison's tokenizer is made with: its config fields, its training and its data."
+    data = f'{cc.data} {cc.text_layout if cc.data == "text" else ""} {cc.n_train}'
+    return {**with_added(RQVAEConfig, config_dict(tokenizer_config(cc, n_depth))),
+            'steps': cc.tok_steps, 'batch_size': cc.tok_batch, 'lr': cc.tok_lr, 'data': data}
+
+def check_tokenizer(cc, folder: Path, n_depth=None):
+    """Raise, before anything is trained or written, if the tokenizer in `folder` was made with
+    other settings than `cc` asks for: resuming would train it on, and rewrite finished runs."""
+    if not (folder/'tokenizer.pt').exists(): return
+    st = read_checkpoint(folder/'tokenizer.pt')
+    have = {**with_added(RQVAEConfig, st.get('config') or {}), **(st.get('train_config') or {}),
+            **st['meta']}
+    want = tokenizer_settings(cc, n_depth)
+    diff = ', '.join(f"{k} {have[k]} there, {v} now" for k, v in want.items()
+                     if k in have and have[k] != v)
+    if diff:
+        raise ValueError(f"The tokenizer in {folder} was made with other settings ({diff}); "
+                         "resuming would change it under the runs made with it. Go back to its "
+                         "settings, or pass --overwrite (or another --out) to start again.")
+
 def prepare_tokenizer(cc, folder: Path, train, test, n_depth=None, device=None, say=print) -> dict:
     """Train (or resume) a tokenizer in `folder`, evaluate it, encode both splits; returns what the
     runs need."""
@@ -167,7 +188,8 @@ def prepare_tokenizer(cc, folder: Path, train, test, n_depth=None, device=None, 
     else:
         say(f"tokenizer (D = {tok.config.n_depth}) in {folder}")
         fit(tok, train, steps=cc.tok_steps, batch_size=cc.tok_batch, lr=cc.tok_lr,
-            ckpt_path=str(ckpt), resume=True, ckpt_every=250, progress=False, device=device)
+            ckpt_path=str(ckpt), resume=True, ckpt_every=250, progress=False, device=device,
+            meta={'data': tokenizer_settings(cc, n_depth)['data']})
     fp, ev_path = fingerprint(tok), folder/'eval.json'
     if (ev := _read_json(ev_path, {})).get('fingerprint') != fp:
         ev = {**evaluate_tokenizer(tok, test, n=min(500, len(test)), device=device),
@@ -235,15 +257,45 @@ def _same_model(rec: dict, cfg) -> bool:
     return (rec.get('variant') == cfg.variant and heads
             and (cfg.variant != 'dnd' or cfg.inject_scale == DnDConfig.ADDED['inject_scale']))
 
+def run_settings(cc) -> dict:
+    "What a run's result depends on besides its model and tokenizer: how it trained and sampled."
+    return {'train': {k: getattr(cc, k) for k in ('batch_size', 'lr', 'warmup')},
+            'sampling': {k: getattr(cc, k) for k in ('n_samples', 'temperature', 'cfg_scale')}}
+
+def _changes(was: dict, now: dict) -> str:
+    return ', '.join(f"{k} {was.get(k, 'not recorded')} then, {v} now" for k, v in now.items()
+                     if was.get(k) != v)
+
+def check_runs(cc, out: Path):
+    "Raise, before any training, if a finished run in `out` was trained with other settings."
+    want = run_settings(cc)['train']
+    for f in sorted((out/'runs').glob('*_seed*/result.json')):
+        was = ((_read_json(f) or {}).get('settings') or {}).get('train', want)  # older: as now
+        if was != want and not f.parent.name.endswith('.old'):
+            raise ValueError(f"The run in {f.parent} was trained with other settings "
+                             f"({_changes(was, want)}): go back to them, or pass --overwrite (or "
+                             "another --out) to train again.")
+
 def train_run(cc, name, spec, seed, tok, out: Path, refs: dict, device=None, say=print) -> dict:
     """Train (or resume) one run with `fit`, record its curves, score it; returns its result (cached
     in its folder)."""
     folder = out/'runs'/f'{name}_seed{seed}'
     cfg = model_config(cc, spec, tok['tokenizer'].config, refs['n_classes'])
     done, made = _read_json(folder/'result.json'), _read_json(folder/'config.json')
+    settings = run_settings(cc)
     if (done and done.get('steps') == cc.steps and done.get('fingerprint') == tok['fingerprint']
             and _same_model(done, cfg)):
-        return done
+        was = done.get('settings') or {}  # older records: samples of unknown settings
+        if was.get('sampling') == settings['sampling']: return done
+        change = _changes(was.get('sampling') or {}, settings['sampling'])
+        say(f"  {name} seed {seed}: sampled again ({change})")
+        model = DnDTransformer(cfg); load_checkpoint(folder/'model.pt', model)
+        res = {**done, 'settings': settings}
+        res['samples'], imgs = score_samples(cc, model, tok['tokenizer'], refs, seed)
+        res['reads'] = res['samples'].pop('reads', None)
+        if seed == 0: torch.save((imgs[:32] * 255).round().to(torch.uint8), folder/'samples.pt')
+        _json(folder/'result.json', res)
+        return res
     # a run of another model: kept aside, started again
     if (made or done) and not _same_model(made or done, cfg):
         old = folder.with_name(folder.name + '.old')
@@ -280,7 +332,7 @@ def train_run(cc, name, spec, seed, tok, out: Path, refs: dict, device=None, say
         preview_every=cc.eval_every, progress=False, log_every=50, device=device,
         meta={'tokenizer_fingerprint': tok['fingerprint']}, preview=record, num_workers=0)
     res = {'name': name, 'seed': seed, 'steps': cc.steps, 'fingerprint': tok['fingerprint'],
-           'config': _jsonable(cfg), 'variant': cfg.variant,
+           'settings': settings, 'config': _jsonable(cfg), 'variant': cfg.variant,
            'heads_after': list(cfg.heads_after), 'heldout': heldout_ce(model, tok['test']),
            'train': heldout_ce(model, tok['train'], n=len(tok['test'])),
            'train_wall_s': curve[-1]['wall_s'] if curve else None}
@@ -311,30 +363,11 @@ def references(cc, out: Path, train, test, device=None, say=print) -> dict:
     return {**real_reference(test, net, train), 'classifier_info': info}
 
 # %% ../nbs/18_compare.ipynb #28faf1a9
-def _flat(r: dict) -> dict:
-    "The figures of one run's result, flat: bits, per-depth cross-entropy, sample scores."
-    f = {'bits_per_image': r['heldout']['bits_per_image'],
-         'nats_per_code': r['heldout']['nats_per_code'], 'train_bits': r['train']['bits_per_image'],
-         **{f'ce_{d}': v for d, v in enumerate(r['heldout']['ce'])}}
-    f.update({k: v for k, v in r['samples'].items() if isinstance(v, (int, float))})
-    return f
-
-def summarize(results: dict) -> dict:
-    "name -> figure -> {'mean', 'std', 'values'} over the seeds (std with ddof 1; 0 for one seed)."
-    out = {}
-    for name, rs in results.items():
-        flat = [_flat(r) for r in rs]
-        keys = [k for k in flat[0] if all(k in f for f in flat)]
-        # a figure that is NaN for every seed (no chance level: no legible line) stays NaN
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore', RuntimeWarning)
-            out[name] = {k: {'mean': float(np.nanmean(v := np.array([f[k] for f in flat], float))),
-                             'std': float(np.nanstd(v, ddof=1)) if len(v) > 1 else 0.0,
-                             'values': v.tolist()} for k in keys}
-    return out
-
 def _setup(cc, out, device, root, say):
     "The tokenizers with their codes, and the references: made once, then loaded by every process."
+    check_tokenizer(cc, out/'tokenizer')
+    if '1d' in cc.variants: check_tokenizer(cc, out/'tokenizer_d1', 1)
+    check_runs(cc, out)
     train, test = images_of(cc, 'train', root), images_of(cc, 'test', root)
     toks = {'main': prepare_tokenizer(cc, out/'tokenizer', train, test, device=device, say=say)}
     if '1d' in cc.variants:

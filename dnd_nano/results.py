@@ -4,6 +4,7 @@
 
 # %% ../nbs/17_results.ipynb #87ff8be1
 from __future__ import annotations
+import warnings
 from pathlib import Path
 import numpy as np
 import torch
@@ -11,8 +12,31 @@ import matplotlib.pyplot as plt
 from .core import show_images
 
 # %% auto #0
-__all__ = ['format_table', 'plot_curves', 'plot_bars', 'plot_validity_curves', 'show_run_samples', 'plot_samples_by_run',
-           'write_figures']
+__all__ = ['summarize', 'format_table', 'plot_curves', 'plot_bars', 'plot_validity_curves', 'show_run_samples',
+           'plot_samples_by_run', 'write_figures']
+
+# %% ../nbs/17_results.ipynb #cb491366
+def _flat(r: dict) -> dict:
+    "The figures of one run's result, flat: bits, per-depth cross-entropy, sample scores."
+    f = {'bits_per_image': r['heldout']['bits_per_image'],
+         'nats_per_code': r['heldout']['nats_per_code'], 'train_bits': r['train']['bits_per_image'],
+         **{f'ce_{d}': v for d, v in enumerate(r['heldout']['ce'])}}
+    f.update({k: v for k, v in r['samples'].items() if isinstance(v, (int, float))})
+    return f
+
+def summarize(results: dict) -> dict:
+    "name -> figure -> {'mean', 'std', 'values'} over the seeds (std with ddof 1; 0 for one seed)."
+    out = {}
+    for name, rs in results.items():
+        flat = [_flat(r) for r in rs]
+        keys = [k for k in flat[0] if all(k in f for f in flat)]
+        # a figure that is NaN for every seed (no chance level: no legible line) stays NaN
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', RuntimeWarning)
+            out[name] = {k: {'mean': float(np.nanmean(v := np.array([f[k] for f in flat], float))),
+                             'std': float(np.nanstd(v, ddof=1)) if len(v) > 1 else 0.0,
+                             'values': v.tolist()} for k in keys}
+    return out
 
 # %% ../nbs/17_results.ipynb #dd1a08e6
 def _pm(s: dict, k: str, fmt: str) -> str:

@@ -8,7 +8,7 @@ import contextlib, errno, hashlib, io, json, math, os, subprocess, sys, time, wa
 from pathlib import Path
 import pytest
 import torch
-from dnd_nano import bench, cli
+from dnd_nano import bench, cli, compare
 from dnd_nano.core import check_images, image_batch
 from dnd_nano.checkpoint import CheckpointError, atomic_write, load_model, read_checkpoint, save_checkpoint
 from dnd_nano.codes import encode_dataset, load_codes
@@ -21,7 +21,8 @@ from dnd_nano.tokenizer import RQVAE, RQVAEConfig
 from dnd_nano.train import StepSampler, TrainConfig, fit
 
 SCRIPTS = {'dnd_nano_tokenizer': cli.tokenizer, 'dnd_nano_encode': cli.encode, 'dnd_nano_train': cli.train,
-           'dnd_nano_sample': cli.sample, 'dnd_nano_demo': cli.demo, 'dnd_nano_bench': bench.main}
+           'dnd_nano_sample': cli.sample, 'dnd_nano_demo': cli.demo, 'dnd_nano_bench': bench.main,
+           'dnd_nano_compare': compare.main}
 ENV = {**os.environ, 'MPLBACKEND': 'Agg', 'OMP_NUM_THREADS': '1'}
 TINY_MODEL = ['n_embd=32', 'n_head=2', 'n_layer=2']
 
@@ -435,3 +436,51 @@ def test_encoding_never_replaces_its_tokenizer(files, tmp_path):
     with pytest.raises(CheckpointError, match='is the file it is made from'):
         encode_dataset(load_model(tok, RQVAE), TextImages(8), tok, tokenizer_path=tok, progress=False)
     assert snapshot(tmp_path) == before
+
+# ---- second round: the comparison's cache is keyed by everything that made a result ----------------------------------
+
+@pytest.fixture(scope='module')
+def comparison(tmp_path_factory):
+    "A finished comparison of one run (the `test` preset, one seed), and its settings."
+    from dnd_nano.compare import compare, compare_config
+    d = tmp_path_factory.mktemp('compare')
+    cc = compare_config('test', variants=('dnd',), placements=(), seeds=1)
+    compare(cc, d, device='cpu', say=lambda *a: None)
+    return d, cc
+
+def compare_again(folder, *sets):
+    return script('dnd_nano_compare', '--preset', 'test', '--variants', 'dnd', '--resume', '--out', folder,
+                  '--device', 'cpu', '--set', 'placements=', 'seeds=1', *sets)
+
+@pytest.mark.parametrize('change, phrase', [('tok_steps=6', 'steps 4 there, 6 now'),
+                                            ('tok_set=channels=16,latent_dim=8,codebook_size=64,n_depth=2',
+                                             'codebook_size 32 there, 64 now')])
+def test_a_resumed_comparison_never_changes_its_finished_tokenizer(comparison, tmp_path, change, phrase):
+    "Resuming after a change of the tokenizer's settings used to train it on and rewrite its codes."
+    import shutil
+    d = tmp_path/'c'; shutil.copytree(comparison[0], d)
+    before = snapshot(d)
+    refused(*compare_again(d, change), 'The tokenizer in', phrase, '--overwrite')
+    assert snapshot(d) == before
+    code, out = compare_again(d)  # its own settings: taken from the cache as it is
+    assert code == 0, out
+    assert {k: v for k, v in snapshot(d).items() if 'tokenizer' in k} == \
+        {k: v for k, v in before.items() if 'tokenizer' in k}
+
+def test_a_resumed_comparison_refuses_runs_trained_otherwise(comparison, tmp_path):
+    import shutil
+    d = tmp_path/'c'; shutil.copytree(comparison[0], d)
+    before = snapshot(d)
+    refused(*compare_again(d, 'lr=0.001'), 'was trained with other settings', 'lr 0.002 then, 0.001 now')
+    assert snapshot(d) == before
+
+def test_a_cached_run_is_sampled_again_with_new_sampling_settings(comparison, tmp_path):
+    "Samples drawn at another temperature used to be reported under the new one."
+    import shutil
+    d = tmp_path/'c'; shutil.copytree(comparison[0], d)
+    model = (d/'runs'/'dnd_seed0'/'model.pt').read_bytes()
+    code, out = compare_again(d, 'temperature=0.5')
+    assert code == 0 and 'sampled again (temperature 1.0 then, 0.5 now)' in out, out
+    res = json.loads((d/'results.json').read_text())
+    assert res['config']['temperature'] == res['runs']['dnd'][0]['settings']['sampling']['temperature'] == 0.5
+    assert (d/'runs'/'dnd_seed0'/'model.pt').read_bytes() == model  # not trained again
