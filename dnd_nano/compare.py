@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 import torch
 from .core import (
-    CLIError, apply_overrides, check_fields, console, default_device, one_of, out_folder, real,
-    seed_everything, whole, whole_arg)
+    CLIError, apply_overrides, check_fields, console, default_device, maybe, one_of, out_folder,
+    real, seed_everything, whole, whole_arg)
 from .checkpoint import (
     RunLock, atomic_write, config_dict, fingerprint, load_checkpoint, read_checkpoint, with_added)
 from .train import fit
@@ -65,15 +65,14 @@ class CompareConfig:
     classifier_steps: int = 1500       # steps of the feature classifier (fashion_mnist, cifar10)
 
     def __post_init__(self):
-        if not hasattr(TextConfig, self.text_layout) or self.text_layout.startswith('_'):
-            raise ValueError(f"text_layout={self.text_layout!r} is not a TextConfig preset "
-                             "(e.g. 'dense', 'arith').")
         _choose_among(self.variants, 'variants', RUN_VARIANTS, empty_ok=False)
         _choose_among(self.placements, 'placements', PLACEMENTS)
         self.inject_scales = _scales(self.inject_scales)
         positive = real(0, lo_open=True)
         check_fields(self, data=one_of(*DATA), lr=positive, tok_lr=positive, temperature=positive,
-                     cfg_scale=positive, **dict.fromkeys(_WHOLE, whole(1)))
+                     cfg_scale=positive, **dict.fromkeys(_WHOLE, whole(1)),
+                     text_layout=one_of(*TextConfig.PRESETS), curve_samples=whole(0),
+                     warmup=maybe(whole(0)))
         if self.n_samples < 2:
             raise ValueError(f"n_samples={self.n_samples} must be at least 2 "
                              "(the scores compare samples).")

@@ -36,6 +36,9 @@ HEAD_SPREADS = {'top': top_half, 'even': even_spread}   # head_spread -> where t
 def check_head_layers(hl: tuple, n_layer: int, n_depth: int):
     """Heads at chosen layers: one per depth, strictly increasing, in 1..n_layer, the last at
     n_layer."""
+    if n_layer < n_depth:
+        raise ValueError(f"n_layer={n_layer} is fewer than n_depth={n_depth}: the {n_depth} heads "
+                         f"sit after as many different layers; use n_layer >= {n_depth}.")
     if len(hl) != n_depth:
         why = f"has {len(hl)} entries but n_depth={n_depth}: give one layer per depth"
     elif min(hl) < 1 or max(hl) > n_layer:

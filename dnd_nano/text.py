@@ -211,6 +211,8 @@ class TextConfig:
         (bh, bw) = self.block_hw
         return (self.height - bh) // 2, (self.width - bw) // 2
 
+    PRESETS = ('dense', 'small', 'double', 'arith', 'large')  # the layouts below, by name
+
     @classmethod
     def dense(cls, **kw):
         "32x32, 3x5 font, 5 lines of sums up to 99 (up to 8 characters): the default."

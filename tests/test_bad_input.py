@@ -484,3 +484,23 @@ def test_a_cached_run_is_sampled_again_with_new_sampling_settings(comparison, tm
     res = json.loads((d/'results.json').read_text())
     assert res['config']['temperature'] == res['runs']['dnd'][0]['settings']['sampling']['temperature'] == 0.5
     assert (d/'runs'/'dnd_seed0'/'model.pt').read_bytes() == model  # not trained again
+
+# ---- second round: errors name the real cause, and every setting is checked before any work ------------------------
+
+def test_too_few_layers_for_the_depths_is_named(files, tmp_path):
+    "Three depths on two layers used to be blamed on head_layers=(1, 1, 2), which the user never gave."
+    refused(*script('dnd_nano_train', '--codes', files['deep_codes'], '--out', tmp_path/'r', '--steps', 1,
+                    '--device', 'cpu', '--set', 'n_layer=2', 'n_embd=32', 'n_head=2'),
+            'n_layer=2 is fewer than n_depth=3', 'use n_layer >= 3')
+    assert 'run.json' not in snapshot(tmp_path/'r')  # refused before the run was set up
+
+@pytest.mark.parametrize('setting, phrase', [
+    ('curve_samples=-1', 'curve_samples=-1 must be a whole number, at least 0'),
+    ('text_layout=block_hw', "text_layout='block_hw': choose one of dense"),
+    ('text_layout=check_layout', "text_layout='check_layout': choose one of dense"),
+    ('warmup=-2', 'warmup=-2 must be None or a whole number')])
+def test_every_comparison_setting_is_checked_before_any_training(tmp_path, setting, phrase):
+    "These were checked only after the tokenizer had trained, one with Python's own words."
+    refused(*script('dnd_nano_compare', '--preset', 'test', '--out', tmp_path/'c', '--device', 'cpu',
+                    '--set', setting), phrase)
+    assert snapshot(tmp_path) == {}
