@@ -42,6 +42,14 @@ def set_rng_state(s: dict):
     torch.set_rng_state(s['torch'])
     if 'cuda' in s and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
 
+def _not_torch(path: Path, what: str):
+    "Raise the error for a file torch cannot read: a safetensors file says so, else it is damaged."
+    head = path.read_bytes()[:9]
+    if len(head) == 9 and head[8:] == b'{' and int.from_bytes(head[:8], 'little') < 2**27:
+        raise CheckpointError(f"{path} is a safetensors file, not a torch {what}: name it "
+                              f"{path.with_suffix('.safetensors').name} so that `load_model` reads "
+                              "it as one (it holds weights only, no training state).") from None
+
 def safe_load(path, what: str = 'checkpoint'):
     """Read a torch file with `weights_only=True`; a `CheckpointError` that says why when it cannot
     be read."""
@@ -50,15 +58,18 @@ def safe_load(path, what: str = 'checkpoint'):
                                                  (" (it is a folder)." if path.is_dir() else "."))
     try: return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as e:
-        g = re.search(r'Unsupported global: GLOBAL (\S+)', str(e))
+        # torch refuses what it would need code to load, in wordings that vary between versions
+        g = re.search(r'GLOBAL\s+(\S+)', str(e), re.I)
         if g: raise CheckpointError(
             f"{path} cannot be read as a {what}: it asks to call or build {g[1][:100]}. A dnd_nano "
             f"{what} holds only tensors and plain values, so this file was not written by "
             "dnd_nano, or was changed: it is not loaded (loading it could run code).") from None
+        _not_torch(path, what)
         raise CheckpointError(f"{path} is not a readable {what}: it is not a torch file, or it is "
                               "truncated or corrupt. Use an earlier one or make it "
                               "again.") from None
     except Exception as e:
+        _not_torch(path, what)
         raise CheckpointError(f"{path} is not a readable {what} ({type(e).__name__}): the file is "
                               "truncated or corrupt, e.g. from a copy that did not finish. Use an "
                               "earlier one or make it again.") from None

@@ -504,3 +504,22 @@ def test_every_comparison_setting_is_checked_before_any_training(tmp_path, setti
     refused(*script('dnd_nano_compare', '--preset', 'test', '--out', tmp_path/'c', '--device', 'cpu',
                     '--set', setting), phrase)
     assert snapshot(tmp_path) == {}
+
+# ---- second round: a refused file is refused for what it is ------------------------------------------------------------
+
+def test_a_safetensors_file_named_pt_is_said_to_be_one(tmp_path):
+    "It used to be called truncated or corrupt."
+    from safetensors.torch import save_file
+    save_file({'w': torch.zeros(3)}, str(tmp_path/'weights.pt'))
+    with pytest.raises(CheckpointError, match=r'is a safetensors file.*name it weights\.safetensors'):
+        read_checkpoint(tmp_path/'weights.pt')
+
+@pytest.mark.parametrize('wording', ['Unsupported global: GLOBAL os.system was not an allowed global',
+                                     'Weights only load failed. unsupported GLOBAL os.system'])
+def test_a_refused_payload_is_said_to_need_code_whatever_torchs_wording(files, monkeypatch, wording):
+    "torch words its refusal differently between versions; the payload is said to ask for code in each."
+    import pickle
+    def refuse(*a, **kw): raise pickle.UnpicklingError(wording)
+    monkeypatch.setattr(torch, 'load', refuse)
+    with pytest.raises(CheckpointError, match=r'asks to call or build os\.system.*could run code'):
+        read_checkpoint(files['model'])
