@@ -25,8 +25,8 @@ from .sample import DECODERS, sample_images
 from .datasets import DATASETS, TOKENIZER_PRESET, get_data
 
 # %% auto #0
-__all__ = ['IMAGE_TYPES', 'DEMO_PRESETS', 'tokenizer', 'encode', 'train', 'sample', 'demo', 'check_fits', 'tokenizer_main',
-           'encode_main', 'train_main', 'sample_report', 'sample_main', 'demo_main']
+__all__ = ['IMAGE_TYPES', 'MAX_GRID', 'DEMO_PRESETS', 'tokenizer', 'encode', 'train', 'sample', 'demo', 'check_fits',
+           'tokenizer_main', 'encode_main', 'train_main', 'sample_report', 'sample_main', 'demo_main']
 
 # %% ../nbs/19_cli.ipynb #8c2f9f31
 IMAGE_TYPES = ('.png', '.pdf', '.svg', '.jpg', '.jpeg')
@@ -290,6 +290,8 @@ def _tokenizer_of(model_path: Path) -> str:
     if not path: raise CLIError(f"No tokenizer: pass --tokenizer PATH ({run} does not name one).")
     return path
 
+MAX_GRID = 4096  # images in one sample grid: beyond, the figure alone takes minutes to draw
+
 def sample_main(argv=None):
     """Sample images from a trained transformer and write them as a grid (console script
     `dnd_nano_sample`)."""
@@ -317,6 +319,11 @@ def sample_main(argv=None):
                         "frozen weights (CPU), or as a CUDA graph (see 10_sample)")
     p.add_argument('--out', default='samples.png'); p.add_argument('--device', default=None)
     a = p.parse_args(argv)
+    if a.n > MAX_GRID or a.batch_size > MAX_GRID:
+        raise CLIError(f"--n {a.n:,} and --batch-size {a.batch_size:,}: the samples go into one "
+                       f"grid image, which holds at most {MAX_GRID:,} (a 64 x 64 grid, about "
+                       f"{MAX_GRID * 4 * 3 * 32 * 32 / 2**20:.0f} MiB of 32 x 32 colour images); "
+                       "sample more in several runs, each with its own --seed.")
     out = out_file(a.out, '--out', IMAGE_TYPES)
     device = default_device(a.device)
     if a.decoder == 'graph' and device.type != 'cuda':

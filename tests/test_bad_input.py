@@ -523,3 +523,11 @@ def test_a_refused_payload_is_said_to_need_code_whatever_torchs_wording(files, m
     monkeypatch.setattr(torch, 'load', refuse)
     with pytest.raises(CheckpointError, match=r'asks to call or build os\.system.*could run code'):
         read_checkpoint(files['model'])
+
+@pytest.mark.parametrize('n', [10**9, 10**22, 4097])
+def test_a_huge_sample_request_is_refused_at_once(files, tmp_path, n):
+    "`--n 1000000000` used to be accepted and to run for as long as it was let."
+    t0 = time.perf_counter()
+    refused(*script('dnd_nano_sample', '--model', files['model'], '--tokenizer', files['tok'], '--n', n,
+                    '--out', tmp_path/'s.png', '--device', 'cpu'), f'--n {n:,}', 'at most 4,096', '--seed')
+    assert time.perf_counter() - t0 < 5 and snapshot(tmp_path) == {}
