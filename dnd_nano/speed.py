@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_speed.ipynb #95b768b3
 from __future__ import annotations
-import functools, importlib.util, itertools, time, weakref
+import functools, importlib.util, itertools, os, sys, time, weakref
 from collections import defaultdict
 import numpy as np
 import torch
@@ -105,7 +105,9 @@ def frozen_options() -> dict:
     """The compiler's settings of the `'frozen'` step, for the CPU: the weights frozen into the
     graphs (and packed once), each matrix product from the library or from the compiler's own C++
     kernel for its shape, whichever its timing shows faster, and the calls of the kernels in C++."""
-    opts = {'freezing': True, 'max_autotune': True, 'cpp_wrapper': True}
+    opts = {'freezing': True, 'max_autotune': True, 'cpp_wrapper': True,
+            # the autotuner's tables of timings, dozens of lines a compile: only when debugging
+            'autotune_num_choices_displayed': 10 if os.environ.get('DND_NANO_DEBUG') else 0}
     # C++ kernels (recent torch)
     if importlib.util.find_spec('torch._inductor.codegen.cpp_gemm_template'):
         opts['max_autotune_gemm_backends'] = 'CPP,ATEN'
@@ -151,11 +153,13 @@ def weights_key(model) -> tuple:
 def thaw_if_changed(model):
     """Frozen graphs hold the weights they were compiled with. If `model`'s weights changed since
     its graphs were made (training, `load_state_dict`), drop every compiled graph
-    (`torch.compiler.reset`), so that the next frozen step compiles again, with today's weights."""
-    key = weights_key(model)
-    if _frozen_weights.get(model, key) != key:
+    (`torch.compiler.reset`), so that the next frozen step compiles again, with today's weights.
+    Returns whether the next frozen step compiles (a new model, or changed weights)."""
+    key, was = weights_key(model), _frozen_weights.get(model)
+    if was is not None and was != key:
         torch.compiler.reset(); _frozen_weights.clear()
     _frozen_weights[model] = key
+    return was != key
 
 # %% ../nbs/11_speed.ipynb #3289d76b
 def cuda_graph_step():
@@ -187,7 +191,9 @@ def decode_static(model, start, pick, decoder: str = 'compile') -> torch.Tensor:
     B, S, k, D = start.shape[0], model.n_steps, model.codes_per_step, model.D
     codes = torch.zeros(B, S, k, dtype=torch.long, device=start.device)
     cache = model.new_cache(static=True)
-    if decoder == 'frozen': thaw_if_changed(model)
+    if decoder == 'frozen' and thaw_if_changed(model):
+        print("dnd_nano: compiling the frozen step for this model, once (again if its weights "
+              "change): about a minute on two CPU cores.", file=sys.stderr)
     step = (static_step if decoder == 'static' else cuda_graph_step() if decoder == 'graph' else
             compiled_step(frozen=decoder == 'frozen'))
     for t in range(S):
