@@ -4,7 +4,7 @@
 
 # %% ../nbs/18_compare.ipynb #b89acd16
 from __future__ import annotations
-import argparse, contextlib, dataclasses, json, math, shutil, sys, time
+import argparse, contextlib, dataclasses, hashlib, json, math, shutil, sys, time
 import torch.multiprocessing as mp
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,8 +153,23 @@ def _json(path, obj):
     atomic_write(path, lambda f: f.write(json.dumps(obj, indent=1).encode()), 'results file')
 
 def _read_json(path, default=None):
-    try: return json.loads(Path(path).read_text())
-    except (OSError, ValueError): return default
+    """A results file's contents, `default` if it is missing. One that does not parse, or holds
+    another kind of value than `default` (a dict when None), is named and set aside as `*.bad`."""
+    path = Path(path)
+    if not path.exists(): return default
+    try: obj = json.loads(path.read_text())
+    except (OSError, ValueError) as e: obj, why = None, f"does not parse ({type(e).__name__})"
+    else: why = f"holds a {type(obj).__name__}"
+    if isinstance(obj, dict if default is None else type(default)): return obj
+    path.replace(bad := path.with_name(path.name + '.bad'))
+    print(f"{path} {why}: set aside as {bad.name}, not trusted", file=sys.stderr)
+    return default
+
+def _digest(res: dict, folder: Path) -> str:
+    "A hash of a run's figures with its model.pt: a result counts only with the model it came from."
+    body = json.dumps({k: v for k, v in res.items() if k != 'digest'}, sort_keys=True).encode()
+    model = folder/'model.pt'
+    return hashlib.sha256(body + (model.read_bytes() if model.exists() else b'')).hexdigest()[:16]
 
 def tokenizer_settings(cc, n_depth=None) -> dict:
     "What a comparison's tokenizer is made with: its config fields, its training and its data."
@@ -282,6 +297,10 @@ def train_run(cc, name, spec, seed, tok, out: Path, refs: dict, device=None, say
     cfg = model_config(cc, spec, tok['tokenizer'].config, refs['n_classes'])
     done, made = _read_json(folder/'result.json'), _read_json(folder/'config.json')
     settings = run_settings(cc)
+    if done and done.get('digest') != _digest(done, folder):
+        say(f"  {folder/'result.json'} does not match its model.pt (edited, or older): "
+            "measured again")
+        done = None
     if (done and done.get('steps') == cc.steps and done.get('fingerprint') == tok['fingerprint']
             and _same_model(done, cfg)):
         was = done.get('settings') or {}  # older records: samples of unknown settings
@@ -293,7 +312,7 @@ def train_run(cc, name, spec, seed, tok, out: Path, refs: dict, device=None, say
         res['samples'], imgs = score_samples(cc, model, tok['tokenizer'], refs, seed)
         res['reads'] = res['samples'].pop('reads', None)
         if seed == 0: torch.save((imgs[:32] * 255).round().to(torch.uint8), folder/'samples.pt')
-        _json(folder/'result.json', res)
+        _json(folder/'result.json', {**res, 'digest': _digest(res, folder)})
         return res
     # a run of another model: kept aside, started again
     if (made or done) and not _same_model(made or done, cfg):
@@ -338,7 +357,7 @@ def train_run(cc, name, spec, seed, tok, out: Path, refs: dict, device=None, say
     res['samples'], imgs = score_samples(cc, model, tok['tokenizer'], refs, seed)
     res['reads'] = res['samples'].pop('reads', None)
     if seed == 0: torch.save((imgs[:32] * 255).round().to(torch.uint8), folder/'samples.pt')
-    _json(folder/'result.json', res)
+    _json(folder/'result.json', {**res, 'digest': _digest(res, folder)})
     return res
 
 # %% ../nbs/18_compare.ipynb #5a331938

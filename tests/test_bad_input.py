@@ -531,3 +531,27 @@ def test_a_huge_sample_request_is_refused_at_once(files, tmp_path, n):
     refused(*script('dnd_nano_sample', '--model', files['model'], '--tokenizer', files['tok'], '--n', n,
                     '--out', tmp_path/'s.png', '--device', 'cpu'), f'--n {n:,}', 'at most 4,096', '--seed')
     assert time.perf_counter() - t0 < 5 and snapshot(tmp_path) == {}
+
+def test_a_hand_edited_result_is_measured_again(comparison, tmp_path):
+    "A result.json with its bits set by hand used to be summarised as if measured."
+    import shutil
+    d = tmp_path/'c'; shutil.copytree(comparison[0], d)
+    f = d/'runs'/'dnd_seed0'/'result.json'
+    res = json.loads(f.read_text()); measured = res['heldout']['bits_per_image']
+    res['heldout']['bits_per_image'] = 1.0; f.write_text(json.dumps(res))
+    code, out = compare_again(d)
+    assert code == 0 and 'does not match its model.pt' in out, out
+    summary = json.loads((d/'results.json').read_text())['summary']['dnd']['bits_per_image']
+    assert summary['values'] == [pytest.approx(measured, rel=1e-4)]
+
+@pytest.mark.parametrize('name, content, phrase', [('curve.json', '{garbage', 'does not parse'),
+                                                   ('curve.json', '{}', 'holds a dict'),
+                                                   ('result.json', '[1]', 'holds a list')])
+def test_a_results_file_of_another_form_is_named_and_set_aside(comparison, tmp_path, name, content, phrase):
+    "A garbage curve.json used to be an empty curve, and a result.json holding [1] an error naming no file."
+    import shutil
+    d = tmp_path/'c'; shutil.copytree(comparison[0], d)
+    f = d/'runs'/'dnd_seed0'/name; f.write_text(content)
+    code, out = compare_again(d)
+    assert code == 0 and f'{f} {phrase}' in out and f'set aside as {name}.bad' in out, out
+    assert (f.parent/f'{name}.bad').read_text() == content
