@@ -231,7 +231,6 @@ def console(main, name: str):
     def run(argv=None) -> int:
         argv = list(sys.argv[1:] if argv is None else argv)
         debug = '--debug' in argv or os.environ.get('DND_NANO_DEBUG', '') not in ('', '0')
-        if debug: os.environ['DND_NANO_DEBUG'] = '1'  # for the parts that say more when debugging
         try: main(argv)
         except KeyboardInterrupt:
             print(f"{name}: interrupted; run it again with --resume to continue.", file=sys.stderr)

@@ -101,13 +101,17 @@ def static_step(model, cache, pick, x, pos, us, depths):
     return model.step(x, codes, pick_next, cache, pos)
 
 # %% ../nbs/11_speed.ipynb #11a0f464
+def _debugging() -> bool:
+    "Whether the program was asked for details: `--debug`, or DND_NANO_DEBUG=1, as `console` reads."
+    return '--debug' in sys.argv or os.environ.get('DND_NANO_DEBUG', '') not in ('', '0')
+
 def frozen_options() -> dict:
     """The compiler's settings of the `'frozen'` step, for the CPU: the weights frozen into the
     graphs (and packed once), each matrix product from the library or from the compiler's own C++
     kernel for its shape, whichever its timing shows faster, and the calls of the kernels in C++."""
     opts = {'freezing': True, 'max_autotune': True, 'cpp_wrapper': True,
             # the autotuner's tables of timings, dozens of lines a compile: only when debugging
-            'autotune_num_choices_displayed': 10 if os.environ.get('DND_NANO_DEBUG') else 0}
+            'autotune_num_choices_displayed': 10 if _debugging() else 0}
     # C++ kernels (recent torch)
     if importlib.util.find_spec('torch._inductor.codegen.cpp_gemm_template'):
         opts['max_autotune_gemm_backends'] = 'CPP,ATEN'
