@@ -228,6 +228,9 @@ def read_chart(images, config=None, max_shift: int | None = None, **kw):
     override its fields). Returns one ChartRead per image; one ChartRead for one image. Labels are
     read within `max_shift` px (default 1)."""
     if isinstance(config, ChartImages): config = config.config
+    if not isinstance(config, (ChartConfig, type(None))):
+        raise TypeError(f"config is a {type(config).__name__}: read_chart reads charts drawn with "
+                        "a ChartConfig (or ChartImages).")
     cfg = replace(config or ChartConfig(), **kw)
     x, single = image_batch(images, (cfg.height, cfg.width))
     s = 1 if max_shift is None else whole_number(max_shift, 'max_shift')
@@ -263,6 +266,9 @@ def chart_scores(reads) -> dict:
     """Shares of charts (ChartReads) legible, well-formed and consistent, and per bar; each
     consistency with its chance level: the same share when each chart's labels are paired with the
     bars of every other chart."""
+    if isinstance(reads, ChartRead): reads = [reads]
+    if not reads or not all(isinstance(r, ChartRead) for r in reads):
+        raise ValueError("chart_scores takes the ChartReads of one or more images (read_chart's).")
     N = len(reads)
     # (slot, label, bar) of every bar
     per = [(k, l, b) for r in reads for k, (l, b) in enumerate(zip(r.labels, r.bars))]

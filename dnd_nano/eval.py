@@ -104,6 +104,8 @@ def validity_chance(strings) -> float:
     """Among the legible lines of `strings` (OCR reads, lines joined by '\\n'), the share of ordered
     pairs of different lines (i, j) where line i's left side equals line j's result: validity if
     results were unrelated to operands."""
+    if isinstance(strings, str) or not all(isinstance(s, str) for s in strings):
+        raise TypeError("strings must be a list of OCR reads (one string per image), not a string.")
     eqs = [p for s in strings for line in s.split('\n') if (p := parse_equation(line)) is not None]
     n = len(eqs)
     if n < 2: return float('nan')
@@ -268,6 +270,8 @@ def sample_scores(images, reference: dict, cond=None) -> dict:
     """Scores of samples (B, C, H, W) against a `real_reference`: OCR scores for text, the chart
     reader's for charts (with `over_chance`: the share of legible labels equal to their bar over its
     chance level), else the classifier's (cond: labels)."""
+    if not isinstance(reference, dict) or 'layout' not in reference:
+        raise ValueError("reference must be what real_reference returns for the held-out images.")
     if isinstance(reference['layout'], ChartConfig):
         reads = read_chart(images, reference['layout'])
         s = chart_scores(reads)

@@ -11,7 +11,9 @@ import torch
 from dnd_nano import bench, cli, compare
 from dnd_nano.core import check_images, image_batch
 from dnd_nano.checkpoint import CheckpointError, atomic_write, load_model, read_checkpoint, save_checkpoint
+from dnd_nano.charts import chart_scores, read_chart
 from dnd_nano.codes import encode_dataset, load_codes
+from dnd_nano.eval import sample_scores, validity_chance
 from dnd_nano.datasets import get_data
 from dnd_nano.model import DnDConfig, DnDTransformer
 from dnd_nano.quantize import ResidualQuantizer
@@ -555,3 +557,16 @@ def test_a_results_file_of_another_form_is_named_and_set_aside(comparison, tmp_p
     code, out = compare_again(d)
     assert code == 0 and f'{f} {phrase}' in out and f'set aside as {name}.bad' in out, out
     assert (f.parent/f'{name}.bad').read_text() == content
+
+# ---- second round: the newer APIs refuse what the older ones refuse ------------------------------------------------
+
+@pytest.mark.parametrize('what, call, exc, phrase', [
+    ('read_chart with a text config', lambda: read_chart(torch.zeros(2, 1, 32, 32), TextConfig()), TypeError,
+     'config is a TextConfig'),
+    ('chart_scores of no reads', lambda: chart_scores([]), ValueError, 'ChartReads of one or more images'),
+    ('validity_chance of one string', lambda: validity_chance('1+1=2\n2+2=4'), TypeError, 'not a string'),
+    ('sample_scores without a reference', lambda: sample_scores(torch.zeros(2, 1, 32, 32), {}), ValueError,
+     'what real_reference returns')])
+def test_the_newer_apis_refuse_clearly(what, call, exc, phrase):
+    "These gave an AttributeError, a KeyError, or numbers (nan, zeros) for input that cannot be scored."
+    with pytest.raises(exc, match=phrase): call()
