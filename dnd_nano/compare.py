@@ -308,12 +308,7 @@ def train_run(cc, name, spec, seed, tok, out: Path, refs: dict, device=None, say
         change = _changes(was.get('sampling') or {}, settings['sampling'])
         say(f"  {name} seed {seed}: sampled again ({change})")
         model = DnDTransformer(cfg); load_checkpoint(folder/'model.pt', model)
-        res = {**done, 'settings': settings}
-        res['samples'], imgs = score_samples(cc, model, tok['tokenizer'], refs, seed)
-        res['reads'] = res['samples'].pop('reads', None)
-        if seed == 0: torch.save((imgs[:32] * 255).round().to(torch.uint8), folder/'samples.pt')
-        _json(folder/'result.json', {**res, 'digest': _digest(res, folder)})
-        return res
+        return _sample_and_save(cc, model, tok, refs, seed, folder, {**done, 'settings': settings})
     # a run of another model: kept aside, started again
     if (made or done) and not _same_model(made or done, cfg):
         old = folder.with_name(folder.name + '.old')
@@ -354,6 +349,10 @@ def train_run(cc, name, spec, seed, tok, out: Path, refs: dict, device=None, say
            'heads_after': list(cfg.heads_after), 'heldout': heldout_ce(model, tok['test']),
            'train': heldout_ce(model, tok['train'], n=len(tok['test'])),
            'train_wall_s': curve[-1]['wall_s'] if curve else None}
+    return _sample_and_save(cc, model, tok, refs, seed, folder, res)
+
+def _sample_and_save(cc, model, tok, refs, seed, folder: Path, res: dict) -> dict:
+    "Score `model`'s samples into `res`, keep seed 0's first 32, write result.json with its digest."
     res['samples'], imgs = score_samples(cc, model, tok['tokenizer'], refs, seed)
     res['reads'] = res['samples'].pop('reads', None)
     if seed == 0: torch.save((imgs[:32] * 255).round().to(torch.uint8), folder/'samples.pt')
