@@ -47,3 +47,14 @@ def test_charts_comparison_scores_its_samples_with_the_chart_reader(tmp_path):
             assert 0 <= s['consistent'] <= s['legible'] <= 1 and 0 <= s['chance'] <= 1, s
         imgs = torch.load(out/'runs'/f'{name}_seed0'/'samples.pt', weights_only=True).float() / 255
         assert [c.text for c in read_chart(imgs)] == runs[0]['reads'][:len(imgs)]
+
+def test_a_pool_of_two_processes_gives_the_same_figures(tmp_path):
+    "jobs=2 trains the same runs as jobs=1: the same bits, up to float sums on other threads."
+    from dnd_nano.compare import compare, compare_config
+    cc = compare_config('test', variants=('dnd', 'flat', '1d'), placements=())
+    one = compare(cc, tmp_path/'one', device='cpu', say=lambda *a: None)
+    two = compare(cc, tmp_path/'two', device='cpu', say=lambda *a: None, jobs=2)
+    assert set(one['summary']) == set(two['summary']) == {'dnd', 'flat', '1d'}
+    for name in one['summary']:
+        a, b = (r['summary'][name]['bits_per_image']['values'] for r in (one, two))
+        assert len(a) == len(b) == 2 and all(abs(x - y) < 1e-3 for x, y in zip(a, b)), (name, a, b)
