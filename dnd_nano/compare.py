@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 import torch
 from .core import (
-    CLIError, apply_overrides, check_fields, console, default_device, maybe, one_of, out_folder,
-    real, seed_everything, whole, whole_arg)
+    CLIError, apply_overrides, check_fields, check_memory, console, default_device, maybe, one_of,
+    out_folder, real, seed_everything, whole, whole_arg)
 from .checkpoint import (
     RunLock, atomic_write, config_dict, fingerprint, load_checkpoint, read_checkpoint, with_added)
 from .train import fit
@@ -31,7 +31,7 @@ from .results import format_table, write_figures, summarize
 __all__ = ['DATA', 'RUN_VARIANTS', 'PLACEMENTS', 'COMPARE_PRESETS', 'DATA_PRESET', 'main', 'CompareConfig', 'compare_config',
            'images_of', 'tokenizer_config', 'tokenizer_settings', 'check_tokenizer', 'prepare_tokenizer',
            'model_config', 'run_specs', 'run_settings', 'check_runs', 'train_run', 'score_samples', 'references',
-           'compare', 'parse_args', 'checked_config', 'compare_main']
+           'check_sizes', 'compare', 'parse_args', 'checked_config', 'compare_main']
 
 # %% ../nbs/18_compare.ipynb #edea77df
 @dataclass
@@ -72,17 +72,14 @@ class CompareConfig:
         check_fields(self, data=one_of(*DATA), lr=positive, tok_lr=positive, temperature=positive,
                      cfg_scale=positive, **dict.fromkeys(_WHOLE, whole(1)),
                      text_layout=one_of(*TextConfig.PRESETS), curve_samples=whole(0),
-                     warmup=maybe(whole(0)))
-        if self.n_samples < 2:
-            raise ValueError(f"n_samples={self.n_samples} must be at least 2 "
-                             "(the scores compare samples).")
+                     warmup=maybe(whole(0)), n_samples=whole(2))  # scores compare samples
 
 DATA = ('text', 'charts', 'fashion_mnist', 'cifar10')
 RUN_VARIANTS = ('dnd', 'vertical', 'parallel', 'flat', 'rq', '1d')
 
 # %% ../nbs/18_compare.ipynb #748f7f73
 _WHOLE = ('tok_steps', 'tok_batch', 'n_train', 'n_test', 'seeds', 'steps', 'batch_size',
-          'eval_every', 'curve_n', 'n_samples', 'classifier_steps')   # the counts: at least 1 each
+          'eval_every', 'curve_n', 'classifier_steps')   # the counts: at least 1 each
 
 def _choose_among(names: tuple, field: str, choices: tuple, empty_ok: bool = True):
     "Raise unless every name in `names` is one of `choices` (and, unless `empty_ok`, there is one)."
@@ -379,6 +376,17 @@ def references(cc, out: Path, train, test, device=None, say=print) -> dict:
                                  ckpt_path=out/'classifier'/'classifier.pt', device=device)
     return {**real_reference(test, net, train), 'classifier_info': info}
 
+# %% ../nbs/18_compare.ipynb #3d2392ea
+def check_sizes(cc: CompareConfig, jobs: int = 1, memory: int | None = None):
+    "Raise unless what the comparison `cc` holds at once, in `jobs` processes, fits in memory."
+    tok = tokenizer_config(cc)
+    n_train = cc.n_train if cc.data in ('text', 'charts') else min(cc.n_train, 60_000)
+    codes = n_train * math.prod(tok.grid) * (tok.n_depth + ('1d' in cc.variants)) * 8
+    images = (2 * cc.n_test + 2 * cc.n_samples + cc.curve_samples) * 4 * tok.in_channels \
+        * math.prod(tok.image_hw)
+    check_memory(jobs * (codes + images), f"n_train={cc.n_train:,}, n_test={cc.n_test:,} and "
+                 f"n_samples={cc.n_samples:,} (in {jobs} process{'es' * (jobs > 1)})", memory)
+
 # %% ../nbs/18_compare.ipynb #28faf1a9
 def _setup(cc, out, device, root, say):
     "The tokenizers with their codes, and the references: made once, then loaded by every process."
@@ -406,6 +414,7 @@ def compare(cc: CompareConfig, out, device=None, root='data', say=print, threads
     """Run the comparison `cc` into folder `out` (resuming whatever is there), `jobs` runs at a time
     (each in a process of one thread); returns the results (also results.json)."""
     out, t0, device = Path(out), time.perf_counter(), default_device(device)
+    check_sizes(cc, jobs)
     if threads: torch.set_num_threads(threads)
     toks, refs = _setup(cc, out, device, root, say)
     specs, results, costs = run_specs(cc, toks['main']['tokenizer'].config), {}, {}
@@ -489,6 +498,7 @@ def compare_main(argv=None):
         raise CLIError("--resume and --overwrite contradict each other: choose one.")
     out = out_folder(a.out)
     cc = checked_config(a)
+    check_sizes(cc, a.jobs)
     device = default_device(a.device)
     # a missing data set fails here, before any work
     if cc.data in ('fashion_mnist', 'cifar10'): images_of(cc, 'test', a.root)

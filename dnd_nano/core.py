@@ -13,8 +13,8 @@ import matplotlib.pyplot as plt
 # %% auto #0
 __all__ = ['default_device', 'seed_everything', 'show_images', 'psnr', 'sync', 'median_time', 'num_params', 'check_images',
            'image_batch', 'DataNotFoundError', 'whole', 'real', 'one_of', 'maybe', 'check_fields', 'whole_number',
-           'preset_of', 'whole_arg', 'real_arg', 'console', 'CLIError', 'apply_overrides', 'out_folder', 'out_file',
-           'per_depth_arg']
+           'preset_of', 'memory_bytes', 'check_memory', 'whole_arg', 'real_arg', 'console', 'CLIError',
+           'apply_overrides', 'out_folder', 'out_file', 'per_depth_arg']
 
 # %% ../nbs/00_core.ipynb #bc1c5e92
 def default_device(device: str | torch.device | None = None) -> torch.device:
@@ -199,6 +199,19 @@ def preset_of(cls, name: str, kind: str, **kw):
     if name not in cls.PRESETS:
         raise ValueError(f"No {kind} preset {name!r}: choose one of {', '.join(cls.PRESETS)}.")
     return getattr(cls, name)(**kw)
+
+# %% ../nbs/00_core.ipynb #54cdb828
+def memory_bytes() -> int | None:
+    "This machine's memory in bytes, where the system tells (Linux, macOS); else None."
+    try: return os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
+    except (AttributeError, ValueError, OSError): return None
+
+def check_memory(need: float, what: str, have: int | None = None):
+    "Raise a ValueError unless `need` bytes (for `what`) fit in half of `have` (this machine's)."
+    have = have or memory_bytes()
+    if have and need > have / 2:
+        raise ValueError(f"{what} need about {need / 2**30:,.1f} GiB of memory, more than half "
+                         f"of this machine's {have / 2**30:,.1f} GiB: lower them.")
 
 # %% ../nbs/00_core.ipynb #47ce6ab2
 def whole_arg(lo: int = 1):

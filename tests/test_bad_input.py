@@ -423,7 +423,6 @@ def test_an_export_never_replaces_its_checkpoint(files, tmp_path):
     from dnd_nano.checkpoint import export_safetensors
     ckpt = tmp_path/'model.pt'; ckpt.write_bytes(files['model'].read_bytes())
     (tmp_path/'sub').mkdir(); os.link(ckpt, tmp_path/'hard.pt')
-    before = snapshot(tmp_path)
     for out in (ckpt, str(ckpt), tmp_path/'sub'/'..'/'model.pt', tmp_path/'hard.pt'):
         with pytest.raises(CheckpointError, match='is the file it is made from'): export_safetensors(ckpt, out)
     assert snapshot(tmp_path) == before
@@ -432,7 +431,6 @@ def test_an_export_never_replaces_its_checkpoint(files, tmp_path):
 
 def test_encoding_never_replaces_its_tokenizer(files, tmp_path):
     tok = tmp_path/'tokenizer.pt'; tok.write_bytes(files['tok'].read_bytes())
-    before = snapshot(tmp_path)
     refused(*script('dnd_nano_encode', '--tokenizer', tok, '--out', tok, '--data', 'text', '--n', 8,
                     '--device', 'cpu'), 'is the file it is made from', str(tok))
     with pytest.raises(CheckpointError, match='is the file it is made from'):
@@ -570,3 +568,42 @@ def test_a_results_file_of_another_form_is_named_and_set_aside(comparison, tmp_p
 def test_the_newer_apis_refuse_clearly(what, call, exc, phrase):
     "These gave an AttributeError, a KeyError, or numbers (nan, zeros) for input that cannot be scored."
     with pytest.raises(exc, match=phrase): call()
+
+# ---- second round: big requests are refused before any work, and Ctrl-C stops at once ---------------------------
+
+@pytest.mark.parametrize('setting, phrase', [
+    ('n_train=1000000000', 'n_train=1,000,000,000, n_test=16 and n_samples=8 (in 1 process) need about'),
+    ('n_samples=100000000', 'n_samples=100,000,000 (in 1 process) need about'),
+    ('n_test=10000000000', 'n_test=10,000,000,000 and')])
+def test_a_comparison_too_big_for_memory_is_refused_before_any_work(tmp_path, setting, phrase):
+    "Such sizes were accepted, and the comparison ran until the machine ran out of memory."
+    t0 = time.perf_counter()
+    refused(*script('dnd_nano_compare', '--preset', 'test', '--out', tmp_path/'c', '--device', 'cpu',
+                    '--set', setting), phrase, 'GiB of memory, more than half of this machine')
+    assert time.perf_counter() - t0 < 5 and snapshot(tmp_path) == {}
+
+@pytest.mark.parametrize('name, args', [
+    ('dnd_nano_sample', ['--n', '4096', '--batch-size', '1']),
+    ('dnd_nano_train', ['--steps', '100000', '--batch-size', '8', '--ckpt-every', '100000'])])
+def test_ctrl_c_stops_within_a_second_and_writes_nothing_partial(files, tmp_path, name, args):
+    "SIGINT in the middle of the work: the program ends within a second, and leaves no partial output."
+    import signal
+    if name == 'dnd_nano_sample':
+        args = ['--model', files['model'], '--tokenizer', files['tok'], '--out', str(tmp_path/'s.png'), *args]
+    else: args = ['--codes', files['codes'], '--out', str(tmp_path/'run'), '--set', *TINY_MODEL, *args]
+    p = subprocess.Popen([name, *args, '--device', 'cpu'], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True)
+    time.sleep(8)                           # past the start-up: sampling or training
+    assert p.poll() is None, p.stdout.read()
+    t0, out = time.perf_counter(), ''
+    p.send_signal(signal.SIGINT)
+    for line in p.stdout:                  # the work stops at once; the interpreter's exit follows
+        out += line
+        if 'interrupted' in line: stopped = time.perf_counter() - t0
+    p.wait(timeout=30)
+    assert stopped < 1, f"{name} took {stopped:.1f} s to stop"
+    assert p.returncode == 130 and 'Traceback' not in out, out
+    after = snapshot(tmp_path)
+    assert not [f for f in after if '.tmp' in f or f.endswith('.png')], after  # no partial file, no grid image
+    if name == 'dnd_nano_train':  # the last whole checkpoint stays readable
+        assert read_checkpoint(tmp_path/'run'/'model.pt')['step'] >= 0
