@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 from torch.utils.data import Dataset
-from .core import check_fields, image_batch, real, whole, whole_number
+from .core import check_fields, check_type, image_batch, real, whole, whole_number
 from .text import glyph, match_cells
 
 # %% auto #0
@@ -146,7 +146,7 @@ def _check_chart(values: list, labels: list, cfg: ChartConfig):
 
 def render_chart(values, config: ChartConfig | None = None, labels=None) -> np.ndarray:
     "Bars of heights `values`, `labels` under them (default: the values): uint8 (H, W) of 0/1."
-    cfg = config or ChartConfig()
+    cfg = check_type(config or ChartConfig(), ChartConfig, 'config')
     values = [int(v) for v in values]
     labels = values if labels is None else [int(v) for v in labels]
     _check_chart(values, labels, cfg)
@@ -167,7 +167,7 @@ class ChartImages(Dataset):
     "n bar charts laid out by a ChartConfig; item i is the same everywhere for a given seed."
     def __init__(self, n: int = 1000, config: ChartConfig | None = None, seed: int = 0, **kw):
         self.n, self.seed = whole_number(n, 'n'), whole_number(seed, 'seed')
-        self.config = replace(config or ChartConfig(), **kw)
+        self.config = replace(check_type(config or ChartConfig(), ChartConfig, 'config'), **kw)
     def __len__(self): return self.n
     def _rng(self, i):
         if not -self.n <= i < self.n:

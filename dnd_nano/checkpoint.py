@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from .core import default_device
+from .core import default_device, whole
 
 # %% auto #0
 __all__ = ['FORMAT', 'CheckpointError', 'rng_state', 'set_rng_state', 'safe_load', 'atomic_write', 'RunLock', 'config_dict',
@@ -185,7 +185,7 @@ def save_checkpoint(path, model: nn.Module, opt=None, step: int = 0, hist: dict 
                               f"not saved, and {path} keeps its last good checkpoint. Lower the "
                               "learning rate or check the data.")
     state = {'format': FORMAT, 'model_class': class_name(model), 'config': config_dict(model),
-             'model': sd, 'step': int(step), 'hist': hist or {}, 'rng': rng_state(),
+             'model': sd, 'step': whole(0)(step, 'step'), 'hist': hist or {}, 'rng': rng_state(),
              'optimizer': opt.state_dict() if opt is not None else None, 'ema': ema_sd,
              'train_config': _plain(asdict(train_config)) if train_config is not None else None,
              'meta': {str(k): str(v) for k, v in (meta or {}).items()}}
@@ -245,6 +245,9 @@ def load_checkpoint(path, model: nn.Module, opt=None, ema=None) -> dict:
 # %% ../nbs/03_checkpoint.ipynb #1c7a08e4
 def _classes(classes) -> dict:
     classes = classes if isinstance(classes, (list, tuple)) else [classes]
+    if not classes or not all(isinstance(c, type) for c in classes):
+        raise TypeError(f"classes must be a model class or a list of them (e.g. DnDTransformer); "
+                        f"got {classes!r}.")
     return {class_name(c): c for c in classes}
 
 def build_model(name: str, config, classes, path='file') -> nn.Module:

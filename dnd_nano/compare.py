@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 import torch
 from .core import (
-    CLIError, apply_overrides, check_fields, check_memory, console, default_device, maybe, one_of,
-    out_folder, real, seed_everything, whole, whole_arg)
+    CLIError, apply_overrides, check_fields, check_memory, check_type, console, default_device,
+    maybe, one_of, out_folder, real, seed_everything, whole, whole_arg)
 from .checkpoint import (
     RunLock, atomic_write, config_dict, fingerprint, load_checkpoint, read_checkpoint, with_added)
 from .train import fit
@@ -88,12 +88,9 @@ def _choose_among(names: tuple, field: str, choices: tuple, empty_ok: bool = Tru
 
 def _scales(scales) -> tuple:
     "The injection scales as a tuple of floats, each finite and above 0."
-    try: scales = tuple(float(s) for s in scales)
+    try: return tuple(real(0, lo_open=True)(float(s), 'inject_scales') for s in scales)
     except (TypeError, ValueError):
-        raise ValueError(f"inject_scales={scales!r} must be numbers above 0.") from None
-    if any(not 0 < s < math.inf for s in scales):
-        raise ValueError(f"inject_scales={scales!r} must be finite numbers above 0.")
-    return scales
+        raise ValueError(f"inject_scales={scales!r} must be finite numbers above 0.") from None
 
 # %% ../nbs/18_compare.ipynb #06dfa56a
 # placements of the heads: DnDConfig.head_spread's choices, 'top' (the default) and 'even'
@@ -134,6 +131,7 @@ def compare_config(preset: str = 'cpu', **kw) -> CompareConfig:
 # %% ../nbs/18_compare.ipynb #a42c7723
 def images_of(cc: CompareConfig, split: str, root='data'):
     "The images of the comparison's data set: `split` 'train' (n_train of them) or 'test' (n_test)."
+    check_type(cc, CompareConfig, 'cc'); one_of('train', 'test')(split, 'split')
     n, seed = (cc.n_train, 0) if split == 'train' else (cc.n_test, 1)
     if cc.data == 'text': return TextImages(n, getattr(TextConfig, cc.text_layout)(), seed=seed)
     if cc.data == 'charts': return ChartImages(n, seed=seed)
@@ -142,6 +140,7 @@ def images_of(cc: CompareConfig, split: str, root='data'):
     return torch.utils.data.Subset(ds, range(min(n, len(ds))))
 
 def tokenizer_config(cc: CompareConfig, n_depth: int | None = None) -> RQVAEConfig:
+    check_type(cc, CompareConfig, 'cc'); maybe(whole(1))(n_depth, 'n_depth')
     cfg = apply_overrides(RQVAEConfig.preset(cc.tokenizer or TOKENIZER_PRESET[cc.data]),
                           list(cc.tok_set), 'tok_set')
     return dataclasses.replace(cfg, n_depth=n_depth) if n_depth else cfg
@@ -379,11 +378,11 @@ def references(cc, out: Path, train, test, device=None, say=print) -> dict:
 # %% ../nbs/18_compare.ipynb #3d2392ea
 def check_sizes(cc: CompareConfig, jobs: int = 1, memory: int | None = None):
     "Raise unless what the comparison `cc` holds at once, in `jobs` processes, fits in memory."
-    tok = tokenizer_config(cc)
+    tok, jobs = tokenizer_config(cc), whole(1)(jobs, 'jobs')
     n_train = cc.n_train if cc.data in ('text', 'charts') else min(cc.n_train, 60_000)
-    codes = n_train * math.prod(tok.grid) * (tok.n_depth + ('1d' in cc.variants)) * 8
-    images = (2 * cc.n_test + 2 * cc.n_samples + cc.curve_samples) * 4 * tok.in_channels \
-        * math.prod(tok.image_hw)
+    codes = n_train * math.prod(tok.grid) * (tok.n_depth + ('1d' in cc.variants)) * 8  # long
+    px = tok.in_channels * math.prod(tok.image_hw)
+    images = (2 * cc.n_test + 2 * cc.n_samples + cc.curve_samples) * 4 * px  # float32
     check_memory(jobs * (codes + images), f"n_train={cc.n_train:,}, n_test={cc.n_test:,} and "
                  f"n_samples={cc.n_samples:,} (in {jobs} process{'es' * (jobs > 1)})", memory)
 
@@ -413,14 +412,13 @@ def compare(cc: CompareConfig, out, device=None, root='data', say=print, threads
             jobs: int = 1) -> dict:
     """Run the comparison `cc` into folder `out` (resuming whatever is there), `jobs` runs at a time
     (each in a process of one thread); returns the results (also results.json)."""
+    check_sizes(cc, jobs)  # and that cc is a CompareConfig, jobs a count
     out, t0, device = Path(out), time.perf_counter(), default_device(device)
-    check_sizes(cc, jobs)
     if threads: torch.set_num_threads(threads)
     toks, refs = _setup(cc, out, device, root, say)
     specs, results, costs = run_specs(cc, toks['main']['tokenizer'].config), {}, {}
     todo = sorted(((n, sp, s) for n, sp in specs.items() for s in range(cc.seeds)),
-                  key=lambda j: j[1]['variant'] != 'flat')
-    # the longest runs first
+                  key=lambda j: j[1]['variant'] != 'flat')  # the longest runs first
     with mp.get_context('spawn').Pool(jobs) if jobs > 1 else contextlib.nullcontext() as pool:
         if pool: done = pool.imap(_pool_run, [(cc, n, sp, s, out, str(device), root)
                                               for n, sp, s in todo])

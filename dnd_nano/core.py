@@ -12,8 +12,8 @@ import matplotlib.pyplot as plt
 
 # %% auto #0
 __all__ = ['default_device', 'seed_everything', 'show_images', 'psnr', 'sync', 'median_time', 'num_params', 'check_images',
-           'image_batch', 'DataNotFoundError', 'whole', 'real', 'one_of', 'maybe', 'check_fields', 'whole_number',
-           'preset_of', 'memory_bytes', 'check_memory', 'whole_arg', 'real_arg', 'console', 'CLIError',
+           'image_batch', 'DataNotFoundError', 'whole', 'real', 'one_of', 'maybe', 'check_fields', 'check_type',
+           'whole_number', 'preset_of', 'memory_bytes', 'check_memory', 'whole_arg', 'real_arg', 'console', 'CLIError',
            'apply_overrides', 'out_folder', 'out_file', 'per_depth_arg']
 
 # %% ../nbs/00_core.ipynb #bc1c5e92
@@ -189,6 +189,13 @@ def maybe(rule):
 def check_fields(obj, **rules):
     "Apply `rules` (field name -> rule) to the fields of `obj`, keeping the values they return."
     for name, rule in rules.items(): setattr(obj, name, rule(getattr(obj, name), name))
+
+def check_type(value, types, name: str):
+    "`value` if it is an instance of `types` (a class or a tuple); else a TypeError naming `name`."
+    if not isinstance(value, types):
+        want = ' or '.join(t.__name__ for t in (types if isinstance(types, tuple) else (types,)))
+        raise TypeError(f"{name} must be of type {want}; got {type(value).__name__}.")
+    return value
 
 def whole_number(value, name: str, lo: int = 0) -> int:
     "`value` as an int if it is a whole number >= `lo`: the rule `whole(lo)` applied once."

@@ -11,11 +11,13 @@ from pathlib import Path
 import torch
 from torch import nn
 import torch.nn.functional as F
-from .core import check_images, default_device, whole_number
+from .core import (
+    check_fields, check_images, check_type, default_device, whole, whole_number)
 from .text import TextImages, parse_equation, read_text, text_scores
 from .charts import ChartConfig, ChartImages, chart_scores, read_chart
 from .train import fit
 from .checkpoint import load_checkpoint, read_checkpoint
+from .model import DnDTransformer, check_codes
 from .bench import bench_variant, train_flops_per_image
 
 # %% auto #0
@@ -27,6 +29,7 @@ __all__ = ['image_bits', 'stepwise_bits', 'heldout_ce', 'validity_chance', 'text
 def _nll(model, codes, cond=None) -> torch.Tensor:
     """Negative log-likelihood in nats of every code, (B, H, W, D), from one teacher-forced forward
     pass."""
+    check_type(model, DnDTransformer, 'model')
     logits = model.logits(codes, cond)                                  # (B, H, W, D, V)
     nll = F.cross_entropy(logits.flatten(0, -2).float(), codes.flatten().long(), reduction='none')
     return nll.view(codes.shape)
@@ -44,6 +47,7 @@ def image_bits(model, codes, cond=None) -> torch.Tensor:
 def stepwise_bits(model, codes, cond=None) -> torch.Tensor:
     """-log2 p(codes) of each image (B,), accumulated one decoding step at a time (the path sampling
     takes)."""
+    codes = check_codes(codes, check_type(model, DnDTransformer, 'model').config)
     was = model.training; model.eval()
     B, S, k = len(codes), model.n_steps, model.codes_per_step
     # raster order (flat: then depth)
@@ -82,6 +86,11 @@ def heldout_ce(model, data, n: int | None = None, batch_size: int = 256) -> dict
     items of `data`."""
     n = len(data) if n is None else min(whole_number(n, 'n', 1), len(data))
     if n < 1: raise ValueError("heldout_ce needs at least one item: the data set is empty.")
+    item = data[0]
+    if not (isinstance(item, (tuple, list)) and len(item) == 2 and torch.is_tensor(item[0])
+            and not item[0].is_floating_point()):
+        raise TypeError("data must hold (codes, label) items, as load_codes gives; not images or "
+                        "bare codes.")
     device, was = next(model.parameters()).device, model.training
     model.eval()
     total, count = 0., 0
@@ -104,8 +113,9 @@ def validity_chance(strings) -> float:
     """Among the legible lines of `strings` (OCR reads, lines joined by '\\n'), the share of ordered
     pairs of different lines (i, j) where line i's left side equals line j's result: validity if
     results were unrelated to operands."""
-    if isinstance(strings, str) or not all(isinstance(s, str) for s in strings):
-        raise TypeError("strings must be a list of OCR reads (one string per image), not a string.")
+    if isinstance(strings, str) or not all(isinstance(s, str) for s in strings or [None]):
+        raise TypeError("strings must be a list of OCR reads (one string per image, at least one), "
+                        "not a string.")
     eqs = [p for s in strings for line in s.split('\n') if (p := parse_equation(line)) is not None]
     n = len(eqs)
     if n < 2: return float('nan')
@@ -156,6 +166,10 @@ def sqrtm_psd(a: torch.Tensor) -> torch.Tensor:
 def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     "Squared Fréchet distance between the Gaussians N(mu1, sigma1) and N(mu2, sigma2)."
     mu1, mu2, sigma1, sigma2 = (torch.as_tensor(t).double() for t in (mu1, mu2, sigma1, sigma2))
+    d = len(mu1)
+    if [tuple(t.shape) for t in (mu1, sigma1, mu2, sigma2)] != [(d,), (d, d)] * 2:
+        raise ValueError(f"mu1, sigma1, mu2, sigma2 must be shaped (d,), (d, d), (d,), (d, d); "
+                         f"got {[tuple(t.shape) for t in (mu1, sigma1, mu2, sigma2)]}.")
     s1 = sqrtm_psd(sigma1)
     m = s1 @ sigma2 @ s1
     tr_sqrt = torch.linalg.eigvalsh((m + m.T) / 2).clamp_min(0).sqrt().sum()
@@ -168,13 +182,16 @@ class FeatureNetConfig:
     n_classes: int = 10       # classes the network is trained to tell apart
     width: int = 32           # channels of the first conv stage (doubled at each of the next two)
     n_features: int = 128     # width of the penultimate layer: the Fréchet distance's features
+    def __post_init__(self):
+        check_fields(self, in_channels=whole(1), n_classes=whole(1), width=whole(1),
+                     n_features=whole(1))
 
 class FeatureNet(nn.Module):
     "A small CNN classifier of images (B, C, H, W) in [0, 1]; `features(x)`: its penultimate layer."
     config_class = FeatureNetConfig
     def __init__(self, config: FeatureNetConfig | None = None):
         super().__init__()
-        self.config = c = config or FeatureNetConfig()
+        self.config = c = check_type(config or FeatureNetConfig(), FeatureNetConfig, 'config')
         block = lambda i, o: [nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU(),
                               nn.MaxPool2d(2)]
         self.body = nn.Sequential(*block(c.in_channels, c.width), *block(c.width, 2 * c.width),
@@ -189,7 +206,11 @@ class FeatureNet(nn.Module):
 
 @torch.no_grad()
 def _run(net, images, fn, batch_size: int = 500) -> torch.Tensor:
-    x = check_images(images)
+    x, c = check_images(images), getattr(net, 'config', None)
+    if x.ndim != 4 or isinstance(c, FeatureNetConfig) and x.shape[1] != c.in_channels:
+        raise ValueError(f"images must be shaped (N, C, H, W), C the channels the net takes "
+                         f"({getattr(c, 'in_channels', 'any')}); got {tuple(x.shape)}.")
+    batch_size = whole_number(batch_size, 'batch_size', 1)
     dev, was = next(net.parameters()).device, net.training
     net.eval()
     try: return torch.cat([fn(x[i:i + batch_size].to(dev)).float().cpu()
@@ -202,19 +223,24 @@ def features(net, images, batch_size: int = 500) -> torch.Tensor:
 
 def class_accuracy(net, images, labels, batch_size: int = 500) -> float:
     "Share of images (N, C, H, W) that `net` classifies as their label (N,)."
-    pred = _run(net, images, net, batch_size).argmax(-1)
-    labels = torch.as_tensor(labels).reshape(-1)
-    if len(labels) != len(pred):
-        raise ValueError(f"{len(pred)} images but {len(labels)} labels.")
-    return float((pred == labels).float().mean())
+    logits = _run(net, images, net, batch_size)
+    labels, V = torch.as_tensor(labels).reshape(-1), logits.shape[-1]
+    if len(labels) != len(logits):
+        raise ValueError(f"{len(logits)} images but {len(labels)} labels.")
+    if labels.is_floating_point() or labels.min() < 0 or labels.max() >= V:
+        raise ValueError(f"labels must be whole numbers in 0..{V - 1}, the classes of the net.")
+    return float((logits.argmax(-1) == labels).float().mean())
 
 # %% ../nbs/16_eval.ipynb #d56f9450
 def train_classifier(train, test=None, steps: int = 1500, batch_size: int = 128, lr: float = 2e-3,
                      seed: int = 0, n_test: int = 2000, ckpt_path=None, device=None,
                      progress: bool = False, width: int = 32) -> tuple[FeatureNet, dict]:
     "Train a FeatureNet with `fit` on (image, label) items: it (in eval mode) and its accuracy."
+    if len(train) == 0: raise ValueError("train is empty: pass (image, label) items to learn from.")
     x0, _ = train[0]
-    n_classes = int(max(int(train[i][1]) for i in range(min(len(train), 2000)))) + 1
+    labels = [int(train[i][1]) for i in range(min(len(train), 2000))]
+    if min(labels) < 0: raise ValueError(f"train has label {min(labels)}: classes are 0, 1, ...")
+    n_classes = max(labels) + 1
     torch.manual_seed(seed)
     cfg = FeatureNetConfig(in_channels=x0.shape[0], n_classes=max(n_classes, 2), width=width)
     net = FeatureNet(cfg)

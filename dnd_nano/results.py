@@ -26,6 +26,9 @@ def _flat(r: dict) -> dict:
 
 def summarize(results: dict) -> dict:
     "name -> figure -> {'mean', 'std', 'values'} over the seeds (std with ddof 1; 0 for one seed)."
+    if not results or not all(isinstance(rs, list) and rs for rs in results.values()):
+        raise ValueError("results must map each run's name to a list of its seeds' results, at "
+                         "least one.")
     out = {}
     for name, rs in results.items():
         flat = [_flat(r) for r in rs]

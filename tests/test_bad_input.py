@@ -10,10 +10,13 @@ import pytest
 import torch
 from dnd_nano import bench, cli, compare
 from dnd_nano.core import check_images, image_batch
-from dnd_nano.checkpoint import CheckpointError, atomic_write, load_model, read_checkpoint, save_checkpoint
+from dnd_nano.checkpoint import CheckpointError, atomic_write, build_model, load_model, read_checkpoint, save_checkpoint
 from dnd_nano.charts import chart_scores, read_chart
 from dnd_nano.codes import encode_dataset, load_codes
-from dnd_nano.eval import sample_scores, validity_chance
+from dnd_nano.eval import (FeatureNet, FeatureNetConfig, class_accuracy, features, frechet_distance, heldout_ce,
+                           image_bits, sample_scores, stepwise_bits, train_classifier, validity_chance)
+from dnd_nano.results import summarize
+from dnd_nano.charts import ChartImages
 from dnd_nano.datasets import get_data
 from dnd_nano.model import DnDConfig, DnDTransformer
 from dnd_nano.quantize import ResidualQuantizer
@@ -27,6 +30,7 @@ SCRIPTS = {'dnd_nano_tokenizer': cli.tokenizer, 'dnd_nano_encode': cli.encode, '
            'dnd_nano_compare': compare.main}
 ENV = {**os.environ, 'MPLBACKEND': 'Agg', 'OMP_NUM_THREADS': '1'}
 TINY_MODEL = ['n_embd=32', 'n_head=2', 'n_layer=2']
+TOY = DnDTransformer(DnDConfig.toy())  # grid 3 x 4, D = 3, 32 codes
 
 pytestmark = pytest.mark.usefixtures('one_thread')  # see conftest.py
 
@@ -423,6 +427,7 @@ def test_an_export_never_replaces_its_checkpoint(files, tmp_path):
     from dnd_nano.checkpoint import export_safetensors
     ckpt = tmp_path/'model.pt'; ckpt.write_bytes(files['model'].read_bytes())
     (tmp_path/'sub').mkdir(); os.link(ckpt, tmp_path/'hard.pt')
+    before = snapshot(tmp_path)
     for out in (ckpt, str(ckpt), tmp_path/'sub'/'..'/'model.pt', tmp_path/'hard.pt'):
         with pytest.raises(CheckpointError, match='is the file it is made from'): export_safetensors(ckpt, out)
     assert snapshot(tmp_path) == before
@@ -431,6 +436,7 @@ def test_an_export_never_replaces_its_checkpoint(files, tmp_path):
 
 def test_encoding_never_replaces_its_tokenizer(files, tmp_path):
     tok = tmp_path/'tokenizer.pt'; tok.write_bytes(files['tok'].read_bytes())
+    before = snapshot(tmp_path)
     refused(*script('dnd_nano_encode', '--tokenizer', tok, '--out', tok, '--data', 'text', '--n', 8,
                     '--device', 'cpu'), 'is the file it is made from', str(tok))
     with pytest.raises(CheckpointError, match='is the file it is made from'):
@@ -564,10 +570,52 @@ def test_a_results_file_of_another_form_is_named_and_set_aside(comparison, tmp_p
     ('chart_scores of no reads', lambda: chart_scores([]), ValueError, 'ChartReads of one or more images'),
     ('validity_chance of one string', lambda: validity_chance('1+1=2\n2+2=4'), TypeError, 'not a string'),
     ('sample_scores without a reference', lambda: sample_scores(torch.zeros(2, 1, 32, 32), {}), ValueError,
-     'what real_reference returns')])
-def test_the_newer_apis_refuse_clearly(what, call, exc, phrase):
-    "These gave an AttributeError, a KeyError, or numbers (nan, zeros) for input that cannot be scored."
+     'what real_reference returns'),
+    # third round: each public function of charts, eval, checkpoint and compare, by kind of bad input
+    ('stepwise_bits, codes of a transposed grid', lambda: stepwise_bits(TOY, torch.zeros(2, 4, 3, 3, dtype=torch.long)),
+     ValueError, r"codes have a \(4, 3\) grid but the model's config has grid=\(3, 4\)"),
+    ('stepwise_bits, negative codes', lambda: stepwise_bits(TOY, torch.full((1, 3, 4, 3), -1)), ValueError,
+     'codes range over -1..-1, outside the vocabulary'),
+    ('stepwise_bits, float codes', lambda: stepwise_bits(TOY, torch.zeros(1, 3, 4, 3)), TypeError, 'must be integers'),
+    ('stepwise_bits, no images', lambda: stepwise_bits(TOY, torch.zeros(0, 3, 4, 3, dtype=torch.long)), ValueError,
+     'a batch of 0'),
+    ('image_bits of a classifier', lambda: image_bits(FeatureNet(), torch.zeros(1, 3, 4, 3, dtype=torch.long)),
+     TypeError, 'model must be of type DnDTransformer; got FeatureNet'),
+    ('heldout_ce of images', lambda: heldout_ce(TOY, TextImages(4)), TypeError, r'data must hold \(codes, label\)'),
+    ('validity_chance of no reads', lambda: validity_chance([]), TypeError, 'at least one'),
+    ('frechet_distance of other sizes', lambda: frechet_distance(torch.zeros(3), torch.eye(4), torch.zeros(3),
+                                                                  torch.eye(4)), ValueError, r'must be shaped \(d,\)'),
+    ('a FeatureNet of no channels', lambda: FeatureNetConfig(in_channels=0), ValueError, 'in_channels=0 must be'),
+    ('a FeatureNet of a model config', lambda: FeatureNet(DnDConfig.toy()), TypeError,
+     'config must be of type FeatureNetConfig; got DnDConfig'),
+    ('features of colour images, grey net', lambda: features(FeatureNet(), torch.zeros(2, 3, 32, 32)), ValueError,
+     r'C the channels the net takes \(1\); got \(2, 3, 32, 32\)'),
+    ('class_accuracy of labels past the classes', lambda: class_accuracy(FeatureNet(), torch.zeros(2, 1, 28, 28), [9, 10]),
+     ValueError, r'labels must be whole numbers in 0\.\.9'),
+    ('class_accuracy of fractional labels', lambda: class_accuracy(FeatureNet(), torch.zeros(2, 1, 28, 28), [0.5, 1]),
+     ValueError, 'labels must be whole numbers'),
+    ('train_classifier of nothing', lambda: train_classifier([]), ValueError, 'train is empty'),
+    ('build_model with no classes', lambda: build_model('dnd_nano.model.DnDTransformer', {}, []), TypeError,
+     'classes must be a model class'),
+    ('build_model with a class name', lambda: build_model('dnd_nano.model.DnDTransformer', {}, 'DnDTransformer'), TypeError,
+     'classes must be a model class'),
+    ('save_checkpoint at step -5', lambda: save_checkpoint('never.pt', TOY, step=-5), ValueError,
+     'step=-5 must be a whole number'),
+    ('compare of another config', lambda: compare.compare(TextConfig(), 'never'), TypeError,
+     'cc must be of type CompareConfig; got TextConfig'),
+    ('compare in no processes', lambda: compare.compare(compare.compare_config('test'), 'never', jobs=0), ValueError,
+     'jobs=0 must be a whole number, at least 1'),
+    ('images_of a split that is not one', lambda: compare.images_of(compare.compare_config('test'), 'validation'),
+     ValueError, "split='validation': choose one of train, test"),
+    ('summarize no runs', lambda: summarize({'dnd': []}), ValueError, "a list of its seeds' results, at least one"),
+    ('ChartImages of a text layout', lambda: ChartImages(8, TextConfig()), TypeError,
+     'config must be of type ChartConfig; got TextConfig')])
+def test_the_newer_apis_refuse_clearly(what, call, exc, phrase, tmp_path, monkeypatch):
+    """These gave an AttributeError, a KeyError, a RuntimeError from inside torch, or numbers (nan, zeros, bits of
+    a reshaped grid) for input that cannot be scored; and they write nothing."""
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(exc, match=phrase): call()
+    assert snapshot(tmp_path) == {}
 
 # ---- second round: big requests are refused before any work, and Ctrl-C stops at once ---------------------------
 
