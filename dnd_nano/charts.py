@@ -83,7 +83,7 @@ def _check_numbers(cfg: ChartConfig):
     pos = whole(1)
     check_fields(cfg, height=pos, width=pos, unit=pos, slot=pos, bar_width=pos, scale=pos,
                  bottom=whole(0), noise=real(0, hint=' (the std of the Gaussian noise)'))
-    try: lo, hi = (int(v) for v in cfg.values)
+    try: lo, hi = (whole(0)(v, 'values') for v in cfg.values)
     except (TypeError, ValueError):
         raise ValueError(f"values={cfg.values!r} should be a pair (lo, hi) of integers.")
     if not 1 <= lo <= hi:
@@ -91,7 +91,7 @@ def _check_numbers(cfg: ChartConfig):
                          "pixels to measure).")
     bars = cfg.n_bars if isinstance(cfg.n_bars, (tuple, list)) else [cfg.n_bars]
     for v in bars: whole_number(v, 'n_bars', 1)
-    if not cfg.bar_counts:
+    if isinstance(cfg.n_bars, (tuple, list)) and len(cfg.n_bars) != 2 or not cfg.bar_counts:
         raise ValueError(f"n_bars={cfg.n_bars}: give (lo, hi) with lo <= hi, or one number.")
 
 def _check_layout(cfg: ChartConfig):
@@ -147,8 +147,10 @@ def _check_chart(values: list, labels: list, cfg: ChartConfig):
 def render_chart(values, config: ChartConfig | None = None, labels=None) -> np.ndarray:
     "Bars of heights `values`, `labels` under them (default: the values): uint8 (H, W) of 0/1."
     cfg = check_type(config or ChartConfig(), ChartConfig, 'config')
-    values = [int(v) for v in values]
-    labels = values if labels is None else [int(v) for v in labels]
+    if isinstance(values, str) or not hasattr(values, '__len__'):
+        raise TypeError(f"values must be a list of whole numbers; got {values!r}.")
+    values = [whole(0)(v, 'values') for v in values]
+    labels = values if labels is None else [whole(0)(v, 'labels') for v in labels]
     _check_chart(values, labels, cfg)
     img = np.zeros((cfg.height, cfg.width), np.uint8)
     (top, x0), cw, per_slot = cfg.label_origin, cfg.cell_hw[1], cfg.slot // cfg.cell_hw[1]
@@ -160,6 +162,8 @@ def render_chart(values, config: ChartConfig | None = None, labels=None) -> np.n
 
 def chart_text(labels, bars) -> str:
     "A chart as text: its labels on one line, its bars' values on the next; '?' for an unread one."
+    if len(labels) != len(bars):
+        raise ValueError(f"{len(labels)} labels but {len(bars)} bars: a chart has one of each.")
     return '\n'.join(' '.join('?' if v is None else str(v) for v in vs) for vs in (labels, bars))
 
 # %% ../nbs/14_charts.ipynb #3ef92675
@@ -294,6 +298,8 @@ def chart_scores(reads) -> dict:
 
 def chart_summary(scores: dict) -> str:
     "The scores of `chart_scores` in one line, each consistency beside its chance ('-' if none)."
+    if not isinstance(scores, dict) or 'labels_chance' not in scores:
+        raise TypeError("scores must be what chart_scores returns (a dict of scores).")
     p = {k: '-' if math.isnan(v) else f'{v:.2%}' if k == 'chance' else f'{v:.1%}'
          for k, v in scores.items()}
     return (f"legible: {p['legible']} of charts ({p['labels_legible']} of labels); "

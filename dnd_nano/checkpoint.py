@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from .core import default_device, whole
+from .core import check_type, default_device, whole
 
 # %% auto #0
 __all__ = ['FORMAT', 'CheckpointError', 'rng_state', 'set_rng_state', 'safe_load', 'atomic_write', 'RunLock', 'config_dict',
@@ -35,6 +35,8 @@ def rng_state() -> dict:
 
 def set_rng_state(s: dict):
     "Restore the random generators from `rng_state()`."
+    if not (isinstance(s, dict) and {'python', 'numpy', 'torch'} <= set(s)):
+        raise ValueError("s must be what rng_state() returns (a checkpoint's 'rng').")
     version, state, gauss = s['python']
     random.setstate((version, tuple(state), gauss))
     keys, pos, has_gauss, cached = s['numpy']
@@ -46,9 +48,11 @@ def _not_torch(path: Path, what: str):
     "Raise the error for a file torch cannot read: a safetensors file says so, else it is damaged."
     head = path.read_bytes()[:9]
     if len(head) == 9 and head[8:] == b'{' and int.from_bytes(head[:8], 'little') < 2**27:
-        raise CheckpointError(f"{path} is a safetensors file, not a torch {what}: name it "
-                              f"{path.with_suffix('.safetensors').name} so that `load_model` reads "
-                              "it as one (it holds weights only, no training state).") from None
+        rename = ('' if path.suffix == '.safetensors' else
+                  f"name it {path.with_suffix('.safetensors').name} so that ")
+        raise CheckpointError(f"{path} is a safetensors file, not a torch {what}: {rename}"
+                              "`load_model` reads it (it holds weights only, no training "
+                              "state).") from None
 
 def safe_load(path, what: str = 'checkpoint'):
     """Read a torch file with `weights_only=True`; a `CheckpointError` that says why when it cannot
@@ -179,6 +183,9 @@ def all_finite(state: dict) -> bool:
 def save_checkpoint(path, model: nn.Module, opt=None, step: int = 0, hist: dict | None = None,
                     ema=None, train_config=None, meta: dict | None = None) -> Path:
     "Write a checkpoint atomically (`atomic_write`); refuses weights that are not finite."
+    check_type(model, nn.Module, 'model'); check_type(meta or {}, dict, 'meta')
+    if train_config is not None and not dataclasses.is_dataclass(train_config):
+        raise TypeError(f"train_config must be a TrainConfig; got {type(train_config).__name__}.")
     sd, ema_sd = model.state_dict(), ema.state_dict() if ema is not None else None
     if not all_finite(sd) or (ema_sd is not None and not all_finite(ema_sd)):
         raise CheckpointError(f"The weights at step {step} are not finite (NaN or inf): they were "
@@ -197,6 +204,7 @@ def read_checkpoint(path) -> dict:
     state = safe_load(path)
     fmt = str(state.get('format', '')) if isinstance(state, dict) else ''
     if not isinstance(state, dict) or 'model' not in state or not fmt.startswith('dnd_nano/'):
+        _not_torch(Path(path), 'checkpoint')  # torch reads some safetensors files itself
         what = (' (it is a codes file: pass it where codes are expected)'
                 if fmt.startswith('dnd_nano-codes') else '')
         raise CheckpointError(f"{path} is a torch file but not a dnd_nano checkpoint{what}.")
@@ -327,6 +335,7 @@ def export_safetensors(ckpt_path, out_path=None, ema: bool = True) -> Path:
 # %% ../nbs/03_checkpoint.ipynb #0a0978e7
 def fingerprint(model_or_state) -> str:
     "A short hash of a model's (or state dict's) tensors: equal weights, equal fingerprint."
+    check_type(model_or_state, (nn.Module, dict), 'model_or_state')
     sd = model_or_state.state_dict() if isinstance(model_or_state, nn.Module) else model_or_state
     h = hashlib.sha256()
     for k in sorted(sd):

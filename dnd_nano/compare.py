@@ -176,7 +176,7 @@ def tokenizer_settings(cc, n_depth=None) -> dict:
 def check_tokenizer(cc, folder: Path, n_depth=None):
     """Raise, before anything is trained or written, if the tokenizer in `folder` was made with
     other settings than `cc` asks for: resuming would train it on, and rewrite finished runs."""
-    if not (folder/'tokenizer.pt').exists(): return
+    if not ((folder := Path(folder))/'tokenizer.pt').exists(): return
     st = read_checkpoint(folder/'tokenizer.pt')
     have = {**with_added(RQVAEConfig, st.get('config') or {}), **(st.get('train_config') or {}),
             **st['meta']}
@@ -279,7 +279,7 @@ def _changes(was: dict, now: dict) -> str:
 def check_runs(cc, out: Path):
     "Raise, before any training, if a finished run in `out` was trained with other settings."
     want = run_settings(cc)['train']
-    for f in sorted((out/'runs').glob('*_seed*/result.json')):
+    for f in sorted((Path(out)/'runs').glob('*_seed*/result.json')):
         was = ((_read_json(f) or {}).get('settings') or {}).get('train', want)  # older: as now
         if was != want and not f.parent.name.endswith('.old'):
             raise ValueError(f"The run in {f.parent} was trained with other settings "

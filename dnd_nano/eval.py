@@ -17,7 +17,7 @@ from .text import TextImages, parse_equation, read_text, text_scores
 from .charts import ChartConfig, ChartImages, chart_scores, read_chart
 from .train import fit
 from .checkpoint import load_checkpoint, read_checkpoint
-from .model import DnDTransformer, check_codes
+from .model import DnDConfig, DnDTransformer, check_codes
 from .bench import bench_variant, train_flops_per_image
 
 # %% auto #0
@@ -154,12 +154,18 @@ def gaussian_stats(features) -> tuple[torch.Tensor, torch.Tensor]:
     "Mean (d,) and covariance (d, d) of features (N, d), in float64."
     f = torch.as_tensor(features).detach().double().cpu()
     if f.ndim != 2 or len(f) < 2:
-        raise ValueError(f"features must be shaped (N, d) with N >= 2; got {tuple(f.shape)}.")
+        raise ValueError(f"features must be shaped (N, d) with N >= 2, of two images or more; "
+                         f"got {tuple(f.shape)}.")
+    if not torch.isfinite(f).all():
+        raise ValueError("features hold NaN or infinite values: check the images and the net.")
     return f.mean(0), torch.cov(f.T).reshape(f.shape[1], f.shape[1])
 
 def sqrtm_psd(a: torch.Tensor) -> torch.Tensor:
     """The symmetric square root of a symmetric positive semi-definite matrix (eigenvalues below
     0 are rounding: set to 0)."""
+    a = torch.as_tensor(a)
+    if a.ndim != 2 or a.shape[0] != a.shape[1] or not torch.isfinite(a).all():
+        raise ValueError(f"a must be a finite square matrix; got shape {tuple(a.shape)}.")
     w, v = torch.linalg.eigh((a + a.T) / 2)
     return (v * w.clamp_min(0).sqrt()) @ v.T
 
@@ -219,6 +225,9 @@ def _run(net, images, fn, batch_size: int = 500) -> torch.Tensor:
 
 def features(net, images, batch_size: int = 500) -> torch.Tensor:
     "Penultimate features (N, d) of `net` (a FeatureNet, or any with `features`) for (N, C, H, W)."
+    if not callable(getattr(net, 'features', None)):
+        raise TypeError(f"net must have a features method (a FeatureNet); got "
+                        f"{type(net).__name__}.")
     return _run(net, images, net.features, batch_size)
 
 def class_accuracy(net, images, labels, batch_size: int = 500) -> float:
@@ -278,7 +287,11 @@ class CellFeatures(nn.Module):
 def real_reference(test, classifier=None, train=None) -> dict:
     """Held-out images (and labels) of data set `test`; with a `classifier`, their feature Gaussian
     and its floor on `train`."""
-    images = torch.stack([test[i][0] for i in range(len(test))])
+    if len(test) == 0: raise ValueError("test is empty: pass held-out (image, label) items.")
+    if classifier is not None and not callable(getattr(classifier, 'features', None)):
+        raise TypeError(f"classifier must be a net with a features method (a FeatureNet); got "
+                        f"{type(classifier).__name__}.")
+    images = check_images(torch.stack([test[i][0] for i in range(len(test))]), 'test images')
     labels = torch.tensor([int(test[i][1]) for i in range(len(test))])
     ref = {'images': images, 'labels': labels,
            'n_classes': int(labels.max()) + 1 if labels.max() > 0 else 0,
@@ -319,6 +332,9 @@ def sample_scores(images, reference: dict, cond=None) -> dict:
 def variant_cost(cfg, batch_size: int = 64, device=None, steps: int = 5,
                  sample_batch: int = 8) -> dict:
     "Seconds per training step and per sampled image, and training FLOPs per image, of `cfg`."
+    check_type(cfg, DnDConfig, 'cfg')
+    batch_size, steps, sample_batch = (whole(1)(v, k) for k, v in (
+        ('batch_size', batch_size), ('steps', steps), ('sample_batch', sample_batch)))
     r = bench_variant(cfg, default_device(device), batch=batch_size, steps=steps, warmup=2,
                       sample_batch=sample_batch, sample_reps=2)
     return {'train_step_s': r['train_step_s'], 'sample_s_per_image': r['sample_s'] / sample_batch,

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import torch
 import matplotlib.pyplot as plt
-from .core import show_images
+from .core import show_images, whole_number
 
 # %% auto #0
-__all__ = ['summarize', 'format_table', 'plot_curves', 'plot_bars', 'plot_validity_curves', 'show_run_samples',
-           'plot_samples_by_run', 'write_figures']
+__all__ = ['RESULT_KEYS', 'check_results', 'summarize', 'format_table', 'plot_curves', 'plot_bars', 'plot_validity_curves',
+           'show_run_samples', 'plot_samples_by_run', 'write_figures']
 
 # %% ../nbs/17_results.ipynb #cb491366
 def _flat(r: dict) -> dict:
@@ -24,9 +24,27 @@ def _flat(r: dict) -> dict:
     f.update({k: v for k, v in r['samples'].items() if isinstance(v, (int, float))})
     return f
 
+RESULT_KEYS = ('config', 'runs', 'summary', 'curves')
+
+def check_results(res) -> dict:
+    "`res` if it is a comparison's results (as `compare` returns them) with one run or more."
+    if not (isinstance(res, dict) and all(k in res for k in RESULT_KEYS) and res['runs']):
+        raise ValueError(f"res must be a comparison's results, as compare returns them or "
+                         f"results.json holds them (keys {', '.join(RESULT_KEYS)}), with a run.")
+    return res
+
+def _samples(out, name: str, n: int):
+    "The first `n` samples of seed 0 of run `name`, as floats in [0, 1]."
+    path = Path(out)/'runs'/f'{name}_seed0'/'samples.pt'
+    if not path.is_file():
+        raise FileNotFoundError(f"No samples of run {name!r} at {path}: pass the comparison's "
+                                "folder as out, and a name among its runs.")
+    return torch.load(path, weights_only=True)[:whole_number(n, 'n', 1)].float() / 255
+
 def summarize(results: dict) -> dict:
     "name -> figure -> {'mean', 'std', 'values'} over the seeds (std with ddof 1; 0 for one seed)."
-    if not results or not all(isinstance(rs, list) and rs for rs in results.values()):
+    if not (isinstance(results, dict) and results
+            and all(isinstance(rs, list) and rs for rs in results.values())):
         raise ValueError("results must map each run's name to a list of its seeds' results, at "
                          "least one.")
     out = {}
@@ -57,6 +75,7 @@ _IMAGE_COLS = [('CFD', 'cfd', '{:.2f}'), ('class acc.', 'class_acc', '{:.1%}')]
 
 def format_table(res: dict) -> str:
     "The results as a markdown table: one row per run, mean ± std over seeds."
+    check_results(res)
     cols = [('bits / image', 'bits_per_image', '{:.1f}'), ('train bits', 'train_bits', '{:.1f}')]
     cols += _SCORE_COLS.get(res['config']['data'], _IMAGE_COLS)
     D = len(next(iter(res['runs'].values()))[0]['heldout']['ce'])
@@ -87,6 +106,7 @@ def _mean_curve(curves: list, key: str):
 
 def plot_curves(res: dict):
     "Held-out (solid) and training (dashed) bits per image against steps and training FLOPs."
+    check_results(res)
     fig, axs = plt.subplots(1, 2, figsize=(10, 3.4))
     bs = res['config']['batch_size']
     for i, (name, curves) in enumerate(res['curves'].items()):
@@ -122,7 +142,7 @@ _CHANCE = {'lines_valid': 'lines_valid_chance', 'consistent': 'chance',
 
 def plot_bars(res: dict):
     "Bars per run (mean, spread over seeds): bits per image, then each sample score (with chance)."
-    S, names = res['summary'], list(res['summary'])
+    S, names = check_results(res)['summary'], list(res['summary'])
     panels = [('bits_per_image', 'held-out bits per image')] + _PANELS.get(
         res['config']['data'], [('cfd', 'classifier Fréchet distance'),
                                 ('class_acc', 'classifier accuracy on samples')])
@@ -143,6 +163,7 @@ def plot_bars(res: dict):
 # %% ../nbs/17_results.ipynb #8ba768ef
 def plot_validity_curves(res: dict):
     "Share of valid lines in samples along training, a curve per run (mean of seeds), with chance."
+    check_results(res)
     fig, ax = plt.subplots(figsize=(5, 3))
     for i, (name, curves) in enumerate(res['curves'].items()):
         v, c = _mean_curve(curves, 'lines_valid'), _mean_curve(curves, 'lines_valid_chance')
@@ -153,14 +174,9 @@ def plot_validity_curves(res: dict):
     ax.legend(fontsize=7); fig.tight_layout()
     return fig
 
-def _samples(out, name: str, n: int):
-    "The first `n` samples of seed 0 of run `name`, as floats in [0, 1]."
-    path = Path(out)/'runs'/f'{name}_seed0'/'samples.pt'
-    return torch.load(path, weights_only=True)[:n].float() / 255    # (n, 1, H, W)
-
 def show_run_samples(res: dict, out, name: str, n: int = 16):
     "The first samples of seed 0 of run `name`, with what the OCR read under each (text)."
-    imgs, reads = _samples(out, name, n), res['runs'][name][0].get('reads')
+    imgs, reads = _samples(out, name, n), check_results(res)['runs'][name][0].get('reads')
     fig = show_images(imgs, titles=reads[:len(imgs)] if reads else None, suptitle=name, nrows=2,
                       size=1.5, title_size=6)
     if reads:  # room under each row for the lines read
@@ -171,7 +187,11 @@ def show_run_samples(res: dict, out, name: str, n: int = 16):
 def plot_samples_by_run(res: dict, out, names=None, n: int = 8):
     "One row per run (`names`, default all) of its first `n` samples (seed 0), named on the left."
     saved = lambda m: (Path(out)/'runs'/f'{m}_seed0'/'samples.pt').exists()
-    names = [m for m in (names or res['runs']) if saved(m)]
+    if isinstance(names, str): raise TypeError(f"names must be a list of runs, not {names!r}.")
+    names = [m for m in (names or check_results(res)['runs']) if saved(m)]
+    if not names:
+        raise ValueError(f"No samples saved in {out} for the runs asked for: pass the "
+                         "comparison's folder as out, and a list of its runs' names.")
     samples = {m: _samples(out, m, n) for m in names}
     h, w = next(iter(samples.values())).shape[-2:]
     figsize = (0.9 * n * w / h + 0.8, 0.95 * len(names))
@@ -187,6 +207,7 @@ def plot_samples_by_run(res: dict, out, names=None, n: int = 8):
 def write_figures(res: dict, out):
     "curves.png, bars.png, validity.png (when measured) and samples_<run>.png into `out`."
     out = Path(out)
+    if not out.is_dir(): raise FileNotFoundError(f"out={out} is not a folder: create it first.")
     figs = {'curves': plot_curves(res), 'bars': plot_bars(res)}
     if any(_mean_curve(c, 'lines_valid') for c in res['curves'].values()):
         figs['validity'] = plot_validity_curves(res)

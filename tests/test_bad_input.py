@@ -13,10 +13,12 @@ from dnd_nano.core import check_images, image_batch
 from dnd_nano.checkpoint import CheckpointError, atomic_write, build_model, load_model, read_checkpoint, save_checkpoint
 from dnd_nano.charts import chart_scores, read_chart
 from dnd_nano.codes import encode_dataset, load_codes
-from dnd_nano.eval import (FeatureNet, FeatureNetConfig, class_accuracy, features, frechet_distance, heldout_ce,
-                           image_bits, sample_scores, stepwise_bits, train_classifier, validity_chance)
-from dnd_nano.results import summarize
-from dnd_nano.charts import ChartImages
+from dnd_nano.eval import (FeatureNet, FeatureNetConfig, class_accuracy, features, frechet_distance, gaussian_stats,
+                           heldout_ce, image_bits, real_reference, sample_scores, sqrtm_psd, stepwise_bits,
+                           train_classifier, validity_chance, variant_cost)
+from dnd_nano.results import format_table, plot_samples_by_run, show_run_samples, summarize, write_figures
+from dnd_nano.charts import ChartConfig, ChartImages, chart_summary, chart_text, render_chart
+from dnd_nano.checkpoint import fingerprint, set_rng_state
 from dnd_nano.datasets import get_data
 from dnd_nano.model import DnDConfig, DnDTransformer
 from dnd_nano.quantize import ResidualQuantizer
@@ -609,7 +611,47 @@ def test_a_results_file_of_another_form_is_named_and_set_aside(comparison, tmp_p
      ValueError, "split='validation': choose one of train, test"),
     ('summarize no runs', lambda: summarize({'dnd': []}), ValueError, "a list of its seeds' results, at least one"),
     ('ChartImages of a text layout', lambda: ChartImages(8, TextConfig()), TypeError,
-     'config must be of type ChartConfig; got TextConfig')])
+     'config must be of type ChartConfig; got TextConfig'),
+    ('a chart config of fractional values', lambda: ChartConfig(values=(1.5, 9)), ValueError,
+     r'values=\(1\.5, 9\) should be a pair'),
+    ('a chart config of no bar counts', lambda: ChartConfig(n_bars=()), ValueError, r'n_bars=\(\): give \(lo, hi\)'),
+    ('render_chart of a string', lambda: render_chart('34'), TypeError, 'values must be a list of whole numbers'),
+    ('render_chart of fractions', lambda: render_chart([2.7, 3]), ValueError, 'values=2.7 must be a whole number'),
+    ('chart_text of more labels than bars', lambda: chart_text([1, 2, 3], [1]), ValueError, '3 labels but 1 bars'),
+    ('chart_summary of no scores', lambda: chart_summary({}), TypeError, 'what chart_scores returns'),
+    ('gaussian_stats of NaN features', lambda: gaussian_stats(torch.full((4, 3), math.nan)), ValueError,
+     'features hold NaN'),
+    ('sqrtm_psd of a matrix not square', lambda: sqrtm_psd(torch.zeros(3, 4)), ValueError,
+     r'a must be a finite square matrix; got shape \(3, 4\)'),
+    ('features of a model without features', lambda: features(TOY, torch.zeros(2, 1, 32, 32)), TypeError,
+     'net must have a features method'),
+    ('real_reference of nothing', lambda: real_reference([]), ValueError, 'test is empty'),
+    ('real_reference of codes', lambda: real_reference(torch.utils.data.TensorDataset(
+        torch.randint(2, 32, (4, 3, 4, 3)), torch.zeros(4, dtype=torch.long))), ValueError,
+     'test images range over'),
+    ('real_reference with a name for a classifier', lambda: real_reference(TextImages(4), 'net'), TypeError,
+     'classifier must be a net with a features method'),
+    ('variant_cost of a tokenizer config', lambda: variant_cost(RQVAEConfig.text()), TypeError,
+     'cfg must be of type DnDConfig; got RQVAEConfig'),
+    ('variant_cost of no steps', lambda: variant_cost(DnDConfig.toy(), steps=0), ValueError,
+     'steps=0 must be a whole number'),
+    ('set_rng_state of a checkpoint', lambda: set_rng_state({'model': {}}), ValueError, "a checkpoint's 'rng'"),
+    ('save_checkpoint of a state dict', lambda: save_checkpoint('never.pt', TOY.state_dict()), TypeError,
+     'model must be of type Module; got OrderedDict'),
+    ('save_checkpoint with a list for meta', lambda: save_checkpoint('never.pt', TOY, meta=['a']), TypeError,
+     'meta must be of type dict; got list'),
+    ('fingerprint of a number', lambda: fingerprint(5), TypeError, 'model_or_state must be of type Module or dict'),
+    ('format_table of no results', lambda: format_table({}), ValueError, "res must be a comparison's results"),
+    ('plot_samples_by_run with a name for a list', lambda: plot_samples_by_run(
+        {'config': {}, 'runs': {'dnd': [{}]}, 'summary': {}, 'curves': {}}, '.', names='dnd'), TypeError,
+     "names must be a list of runs, not 'dnd'"),
+    ('show_run_samples of a run never sampled', lambda: show_run_samples(
+        {'config': {}, 'runs': {'dnd': [{}]}, 'summary': {}, 'curves': {}}, '.', 'dnd'), FileNotFoundError,
+     "No samples of run 'dnd'"),
+    ('write_figures into no folder', lambda: write_figures(
+        {'config': {}, 'runs': {'dnd': [{}]}, 'summary': {}, 'curves': {}}, 'nope'), FileNotFoundError,
+     'is not a folder: create it first'),
+    ('summarize a list', lambda: summarize([{}]), ValueError, "map each run's name")])
 def test_the_newer_apis_refuse_clearly(what, call, exc, phrase, tmp_path, monkeypatch):
     """These gave an AttributeError, a KeyError, a RuntimeError from inside torch, or numbers (nan, zeros, bits of
     a reshaped grid) for input that cannot be scored; and they write nothing."""
