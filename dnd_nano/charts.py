@@ -144,13 +144,19 @@ def _check_chart(values: list, labels: list, cfg: ChartConfig):
         raise ValueError(f"labels={labels}: each must be a number from 0 to {most}, to fit its "
                          "cells.")
 
+def _whole_numbers(xs, name: str) -> list:
+    "`xs` as a list of ints, if it is a list (or array) of whole numbers; else a clear error."
+    if isinstance(xs, str) or not hasattr(xs, '__len__'):
+        raise TypeError(f"{name} must be a list of whole numbers; got {xs!r}.")
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in xs):
+        raise ValueError(f"{name}={list(xs)} must be whole numbers.")
+    return [int(v) for v in xs]
+
 def render_chart(values, config: ChartConfig | None = None, labels=None) -> np.ndarray:
     "Bars of heights `values`, `labels` under them (default: the values): uint8 (H, W) of 0/1."
     cfg = check_type(config or ChartConfig(), ChartConfig, 'config')
-    if isinstance(values, str) or not hasattr(values, '__len__'):
-        raise TypeError(f"values must be a list of whole numbers; got {values!r}.")
-    values = [whole(0)(v, 'values') for v in values]
-    labels = values if labels is None else [whole(0)(v, 'labels') for v in labels]
+    values = _whole_numbers(values, 'values')
+    labels = values if labels is None else _whole_numbers(labels, 'labels')
     _check_chart(values, labels, cfg)
     img = np.zeros((cfg.height, cfg.width), np.uint8)
     (top, x0), cw, per_slot = cfg.label_origin, cfg.cell_hw[1], cfg.slot // cfg.cell_hw[1]
