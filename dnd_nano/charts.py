@@ -168,8 +168,9 @@ def render_chart(values, config: ChartConfig | None = None, labels=None) -> np.n
 
 def chart_text(labels, bars) -> str:
     "A chart as text: its labels on one line, its bars' values on the next; '?' for an unread one."
-    if len(labels) != len(bars):
-        raise ValueError(f"{len(labels)} labels but {len(bars)} bars: a chart has one of each.")
+    if not (hasattr(labels, '__len__') and hasattr(bars, '__len__')) or len(labels) != len(bars):
+        raise ValueError(f"labels={labels!r} and bars={bars!r}: give two lists of one length, a "
+                         "label and a bar value for each bar.")
     return '\n'.join(' '.join('?' if v is None else str(v) for v in vs) for vs in (labels, bars))
 
 # %% ../nbs/14_charts.ipynb #3ef92675
@@ -180,8 +181,9 @@ class ChartImages(Dataset):
         self.config = replace(check_type(config or ChartConfig(), ChartConfig, 'config'), **kw)
     def __len__(self): return self.n
     def _rng(self, i):
-        if not -self.n <= i < self.n:
-            raise IndexError(f"index {i} out of range for {self.n} images")
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not -self.n <= i < self.n:
+            raise IndexError(f"index {i!r} out of range for {self.n} images (a whole number from "
+                             f"{-self.n} to {self.n - 1})")
         return np.random.default_rng([self.seed, i % self.n])
     def _values(self, rng) -> list:
         counts, (lo, hi) = self.config.bar_counts, self.config.values

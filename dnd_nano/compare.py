@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from .core import (
     CLIError, apply_overrides, check_fields, check_memory, check_type, console, default_device,
-    maybe, one_of, out_folder, real, seed_everything, whole, whole_arg)
+    maybe, one_of, out_folder, real, seed_everything, strings, whole, whole_arg)
 from .checkpoint import (
     RunLock, atomic_write, config_dict, fingerprint, load_checkpoint, read_checkpoint, with_added)
 from .train import fit
@@ -59,7 +59,7 @@ class CompareConfig:
     eval_every: int = 250              # a curve point (held-out, training bits) every this many
     curve_n: int = 256                 # codes scored at each curve point
     curve_samples: int = 0             # text: images sampled, scored at each curve point (0: none)
-    n_samples: int = 256               # images sampled at the end of each run and scored
+    n_samples: int = 256               # images sampled at the end of each run and scored (>= 2)
     temperature: float = 1.0           # sampling temperature (1: the model's own distribution)
     cfg_scale: float = 2.0             # classifier-free guidance for class-conditional data
     classifier_steps: int = 1500       # steps of the feature classifier (fashion_mnist, cifar10)
@@ -70,9 +70,9 @@ class CompareConfig:
         self.inject_scales = _scales(self.inject_scales)
         positive = real(0, lo_open=True)
         check_fields(self, data=one_of(*DATA), lr=positive, tok_lr=positive, temperature=positive,
-                     cfg_scale=positive, **dict.fromkeys(_WHOLE, whole(1)),
+                     cfg_scale=positive, **dict.fromkeys(_WHOLE, whole(1)), tok_set=strings,
                      text_layout=one_of(*TextConfig.PRESETS), curve_samples=whole(0),
-                     warmup=maybe(whole(0)), n_samples=whole(2))  # scores compare samples
+                     warmup=maybe(whole(0)), n_samples=whole(2), model_set=strings)
 
 DATA = ('text', 'charts', 'fashion_mnist', 'cifar10')
 RUN_VARIANTS = ('dnd', 'vertical', 'parallel', 'flat', 'rq', '1d')

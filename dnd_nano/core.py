@@ -12,9 +12,9 @@ import matplotlib.pyplot as plt
 
 # %% auto #0
 __all__ = ['default_device', 'seed_everything', 'show_images', 'psnr', 'sync', 'median_time', 'num_params', 'check_images',
-           'image_batch', 'DataNotFoundError', 'whole', 'real', 'one_of', 'maybe', 'check_fields', 'check_type',
-           'whole_number', 'preset_of', 'memory_bytes', 'check_memory', 'whole_arg', 'real_arg', 'console', 'CLIError',
-           'apply_overrides', 'out_folder', 'out_file', 'per_depth_arg']
+           'image_batch', 'DataNotFoundError', 'whole', 'real', 'one_of', 'maybe', 'strings', 'check_fields',
+           'check_type', 'whole_number', 'preset_of', 'memory_bytes', 'check_memory', 'whole_arg', 'real_arg',
+           'console', 'CLIError', 'apply_overrides', 'out_folder', 'out_file', 'per_depth_arg']
 
 # %% ../nbs/00_core.ipynb #bc1c5e92
 def default_device(device: str | torch.device | None = None) -> torch.device:
@@ -185,6 +185,14 @@ def maybe(rule):
         except ValueError as e:
             raise ValueError(str(e).replace(' must be ', ' must be None or ', 1)) from None
     return maybe_rule
+
+def strings(v, name: str) -> tuple:
+    "A rule: a tuple or list of strings (a single string is not one), returned as a tuple."
+    if isinstance(v, str) or not isinstance(v, (tuple, list)) or not all(
+            isinstance(s, str) for s in v):
+        raise ValueError(f"{name}={v!r} must be a tuple of strings (one goes in a tuple: "
+                         "('...',)).")
+    return tuple(v)
 
 def check_fields(obj, **rules):
     "Apply `rules` (field name -> rule) to the fields of `obj`, keeping the values they return."

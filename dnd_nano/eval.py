@@ -13,7 +13,7 @@ from torch import nn
 import torch.nn.functional as F
 from .core import (
     check_fields, check_images, check_type, default_device, whole, whole_number)
-from .text import TextImages, parse_equation, read_text, text_scores
+from .text import TextConfig, TextImages, parse_equation, read_text, text_scores
 from .charts import ChartConfig, ChartImages, chart_scores, read_chart
 from .train import fit
 from .checkpoint import load_checkpoint, read_checkpoint
@@ -133,6 +133,7 @@ def text_sample_scores(images, config=None, reference=None) -> tuple[dict, list]
     """OCR scores of images (B, 1, H, W) of text laid out by `config` (a TextConfig or TextImages):
     legibility, validity, the chance level of validity and, with `reference` images, a
     character-frequency distance. Returns (scores, the strings read)."""
+    check_type(config, (TextConfig, TextImages, type(None)), 'config')
     reads = read_text(images, config)
     reads = [reads] if isinstance(reads, str) else reads
     s = text_scores(reads)
@@ -144,7 +145,7 @@ def text_sample_scores(images, config=None, reference=None) -> tuple[dict, list]
     chance = s['lines_valid_chance']
     s['over_chance'] = valid / chance if chance > 0 else float('nan')
     if reference is not None:
-        ref = read_text(reference, config)
+        ref = read_text(check_images(reference, 'reference'), config)
         p, q = _char_freq(reads), _char_freq([ref] if isinstance(ref, str) else ref)
         s['chars_tv'] = 0.5 * sum(abs(p[k] - q[k]) for k in set(p) | set(q))
     return s, reads
@@ -173,9 +174,10 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     "Squared Fréchet distance between the Gaussians N(mu1, sigma1) and N(mu2, sigma2)."
     mu1, mu2, sigma1, sigma2 = (torch.as_tensor(t).double() for t in (mu1, mu2, sigma1, sigma2))
     d = len(mu1)
-    if [tuple(t.shape) for t in (mu1, sigma1, mu2, sigma2)] != [(d,), (d, d)] * 2:
-        raise ValueError(f"mu1, sigma1, mu2, sigma2 must be shaped (d,), (d, d), (d,), (d, d); "
-                         f"got {[tuple(t.shape) for t in (mu1, sigma1, mu2, sigma2)]}.")
+    if [tuple(t.shape) for t in (mu1, sigma1, mu2, sigma2)] != [(d,), (d, d)] * 2 or not all(
+            torch.isfinite(t).all() for t in (mu1, sigma1, mu2, sigma2)):
+        raise ValueError(f"mu1, sigma1, mu2, sigma2 must be finite, shaped (d,), (d, d), (d,), "
+                         f"(d, d); got {[tuple(t.shape) for t in (mu1, sigma1, mu2, sigma2)]}.")
     s1 = sqrtm_psd(sigma1)
     m = s1 @ sigma2 @ s1
     tr_sqrt = torch.linalg.eigvalsh((m + m.T) / 2).clamp_min(0).sqrt().sum()
@@ -246,7 +248,7 @@ def train_classifier(train, test=None, steps: int = 1500, batch_size: int = 128,
                      progress: bool = False, width: int = 32) -> tuple[FeatureNet, dict]:
     "Train a FeatureNet with `fit` on (image, label) items: it (in eval mode) and its accuracy."
     if len(train) == 0: raise ValueError("train is empty: pass (image, label) items to learn from.")
-    x0, _ = train[0]
+    x0 = check_images(train[0][0][None], 'train images')[0]
     labels = [int(train[i][1]) for i in range(min(len(train), 2000))]
     if min(labels) < 0: raise ValueError(f"train has label {min(labels)}: classes are 0, 1, ...")
     n_classes = max(labels) + 1

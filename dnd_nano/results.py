@@ -28,7 +28,8 @@ RESULT_KEYS = ('config', 'runs', 'summary', 'curves')
 
 def check_results(res) -> dict:
     "`res` if it is a comparison's results (as `compare` returns them) with one run or more."
-    if not (isinstance(res, dict) and all(k in res for k in RESULT_KEYS) and res['runs']):
+    if not (isinstance(res, dict) and all(k in res for k in RESULT_KEYS) and res['runs']
+            and res['summary']):
         raise ValueError(f"res must be a comparison's results, as compare returns them or "
                          f"results.json holds them (keys {', '.join(RESULT_KEYS)}), with a run.")
     return res

@@ -268,8 +268,9 @@ class EquationImages(Dataset):
     "What TextImages and MNISTText share: n items, item i made from its own seeded generator."
     def __len__(self): return self.n
     def _rng(self, i):
-        if not -self.n <= i < self.n:
-            raise IndexError(f"index {i} out of range for {self.n} images")
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not -self.n <= i < self.n:
+            raise IndexError(f"index {i!r} out of range for {self.n} images (a whole number from "
+                             f"{-self.n} to {self.n - 1})")
         return np.random.default_rng([self.seed, i % self.n])
     def _lines(self, rng): return [make_equation(rng, self.config.values, self.config.ops)
                                    for _ in range(self.config.n_lines)]

@@ -14,7 +14,7 @@ from dnd_nano.checkpoint import CheckpointError, atomic_write, build_model, load
 from dnd_nano.charts import chart_scores, read_chart
 from dnd_nano.codes import encode_dataset, load_codes
 from dnd_nano.eval import (FeatureNet, FeatureNetConfig, class_accuracy, features, frechet_distance, gaussian_stats,
-                           heldout_ce, image_bits, real_reference, sample_scores, sqrtm_psd, stepwise_bits,
+                           heldout_ce, image_bits, real_reference, sample_scores, sqrtm_psd, stepwise_bits, text_sample_scores,
                            train_classifier, validity_chance, variant_cost)
 from dnd_nano.results import format_table, plot_samples_by_run, show_run_samples, summarize, write_figures
 from dnd_nano.charts import ChartConfig, ChartImages, chart_summary, chart_text, render_chart
@@ -586,7 +586,7 @@ def test_a_results_file_of_another_form_is_named_and_set_aside(comparison, tmp_p
     ('heldout_ce of images', lambda: heldout_ce(TOY, TextImages(4)), TypeError, r'data must hold \(codes, label\)'),
     ('validity_chance of no reads', lambda: validity_chance([]), TypeError, 'at least one'),
     ('frechet_distance of other sizes', lambda: frechet_distance(torch.zeros(3), torch.eye(4), torch.zeros(3),
-                                                                  torch.eye(4)), ValueError, r'must be shaped \(d,\)'),
+                                                                  torch.eye(4)), ValueError, r'shaped \(d,\), \(d, d\)'),
     ('a FeatureNet of no channels', lambda: FeatureNetConfig(in_channels=0), ValueError, 'in_channels=0 must be'),
     ('a FeatureNet of a model config', lambda: FeatureNet(DnDConfig.toy()), TypeError,
      'config must be of type FeatureNetConfig; got DnDConfig'),
@@ -617,7 +617,16 @@ def test_a_results_file_of_another_form_is_named_and_set_aside(comparison, tmp_p
     ('a chart config of no bar counts', lambda: ChartConfig(n_bars=()), ValueError, r'n_bars=\(\): give \(lo, hi\)'),
     ('render_chart of a string', lambda: render_chart('34'), TypeError, 'values must be a list of whole numbers'),
     ('render_chart of fractions', lambda: render_chart([2.7, 3]), ValueError, r'values=\[2\.7, 3\] must be whole numbers'),
-    ('chart_text of more labels than bars', lambda: chart_text([1, 2, 3], [1]), ValueError, '3 labels but 1 bars'),
+    ('chart_text of more labels than bars', lambda: chart_text([1, 2, 3], [1]), ValueError, 'two lists of one length'),
+    ('a text image at index 1.5', lambda: TextImages(4)[1.5], IndexError, r'index 1\.5 out of range for 4 images'),
+    ('text_sample_scores of charts', lambda: text_sample_scores(torch.zeros(2, 1, 32, 32), ChartConfig()), TypeError,
+     'config must be of type TextConfig or TextImages'),
+    ('frechet_distance of a NaN mean', lambda: frechet_distance(torch.full((3,), math.nan), torch.eye(3), torch.zeros(3),
+                                                                 torch.eye(3)), ValueError, 'must be finite'),
+    ('train_classifier of 8-bit images', lambda: train_classifier(torch.utils.data.TensorDataset(
+        torch.rand(8, 1, 32, 32) * 255, torch.arange(8) % 2), steps=1), ValueError, 'train images range over'),
+    ('compare_config with one string for a list', lambda: compare.compare_config('test', tok_set='n_depth=2'),
+     ValueError, "tok_set='n_depth=2' must be a tuple of strings"),
     ('chart_summary of no scores', lambda: chart_summary({}), TypeError, 'what chart_scores returns'),
     ('gaussian_stats of NaN features', lambda: gaussian_stats(torch.full((4, 3), math.nan)), ValueError,
      'features hold NaN'),
