@@ -14,7 +14,7 @@ from .core import (
 from .checkpoint import (
     CheckpointError, RunLock, atomic_write, check_config, fingerprint, load_model, read_checkpoint)
 from .train import TrainConfig, dist_info, fit, plot_history
-from .text import TextImages, read_text, text_scores
+from .text import TextImages, read_text
 from .charts import ChartConfig, ChartImages, chart_scores, chart_summary, read_chart
 from .tokenizer import RQVAE, RQVAEConfig
 from .depths import (
@@ -23,6 +23,7 @@ from .codes import encode_dataset, load_codes
 from .model import VARIANTS, DnDConfig, DnDTransformer
 from .sample import DECODERS, sample_images
 from .datasets import DATASETS, TOKENIZER_PRESET, get_data
+from .eval import text_sample_scores, text_summary
 
 # %% auto #0
 __all__ = ['IMAGE_TYPES', 'MAX_GRID', 'DEMO_PRESETS', 'tokenizer', 'encode', 'train', 'sample', 'demo', 'check_fits',
@@ -277,7 +278,7 @@ def sample_report(images, data: str) -> tuple[list, dict]:
     if data == 'charts':
         reads = read_chart(images, ChartConfig())
         return [r.text for r in reads], chart_scores(reads)
-    reads = read_text(images, TextImages(n=1).config); return reads, text_scores(reads)
+    scores, reads = text_sample_scores(images, TextImages(n=1).config); return reads, scores
 
 def _tokenizer_of(model_path: Path) -> str:
     "The tokenizer named in the run.json next to a model."
@@ -352,11 +353,7 @@ def sample_main(argv=None):
     if rep:
         reads, scores = rep
         for i, r in enumerate(reads[:8]): _say(f'sample {i}: ' + r.replace('\n', ' | '))
-        if a.data == 'charts': _say(chart_summary(scores))
-        else:
-            _say(f"legible: {scores['legible']:.1%} of images ({scores['lines_legible']:.1%} of "
-                   f"lines); valid: {scores['valid']:.1%} of images ({scores['lines_valid']:.1%} "
-                   "of lines)")
+        _say(chart_summary(scores) if a.data == 'charts' else text_summary(scores))
     _say(f'wrote {out}')
     return rep[1] if rep else None
 

@@ -21,9 +21,10 @@ from .model import DnDConfig, DnDTransformer, check_codes
 from .bench import bench_variant, train_flops_per_image
 
 # %% auto #0
-__all__ = ['image_bits', 'stepwise_bits', 'heldout_ce', 'validity_chance', 'text_sample_scores', 'gaussian_stats', 'sqrtm_psd',
-           'frechet_distance', 'FeatureNetConfig', 'FeatureNet', 'features', 'class_accuracy', 'train_classifier',
-           'classifier_frechet', 'CellFeatures', 'real_reference', 'sample_scores', 'variant_cost']
+__all__ = ['image_bits', 'stepwise_bits', 'heldout_ce', 'exposure_gap', 'validity_chance', 'text_sample_scores', 'text_summary',
+           'gaussian_stats', 'sqrtm_psd', 'frechet_distance', 'FeatureNetConfig', 'FeatureNet', 'features',
+           'class_accuracy', 'train_classifier', 'classifier_frechet', 'CellFeatures', 'real_reference',
+           'sample_scores', 'variant_cost']
 
 # %% ../nbs/16_eval.ipynb #3140e048
 def _nll(model, codes, cond=None) -> torch.Tensor:
@@ -106,6 +107,33 @@ def heldout_ce(model, data, n: int | None = None, batch_size: int = 256) -> dict
     return {'ce': ce.tolist(), 'nats_per_code': float(ce.mean()),
             'bits_per_image': float(total.sum() / count / math.log(2)), 'n': count}
 
+# %% ../nbs/16_eval.ipynb #0f8dd4e3
+@torch.no_grad()
+def exposure_gap(model, codes, cond=None, temperature: float = 1.0, generator=None) -> dict:
+    """Cross-entropy per depth (nats) of the true codes (B, H, W, D) when the earlier depths of the
+    same position are true ('ce_true') or the model's own draws ('ce_own'); 'gap' is the rise."""
+    codes = check_codes(codes, check_type(model, DnDTransformer, 'model').config)
+    B, H, W, D = codes.shape
+    L, was = H * W, model.training
+    model.eval()
+    ce_true = _nll(model, codes, cond).double().mean((0, 1, 2))                  # (D,)
+    x = codes.repeat(L, 1, 1, 1)                                   # copy k: position k changed
+    cond_k = None if cond is None else torch.as_tensor(cond, device=codes.device).repeat(L)
+    k, ce_own = torch.arange(L, device=codes.device), torch.zeros(D, dtype=torch.float64)
+    try:
+        for d in range(D):
+            logits = model.logits(x, cond_k).view(L, B, L, D, -1)[k, :, k, d].float()  # (L, B, V)
+            target = codes.view(B, L, D)[:, :, d].T                                   # (L, B)
+            ce_own[d] = F.cross_entropy(logits.flatten(0, 1), target.flatten()).double().cpu()
+            probs = (logits / max(temperature, 1e-8)).softmax(-1).flatten(0, 1)
+            draw = (logits.argmax(-1) if temperature == 0 else
+                    torch.multinomial(probs, 1, generator=generator).view(L, B))
+            x.view(L, B, L, D)[k, :, k, d] = draw
+    finally: model.train(was)
+    ce_true = ce_true.cpu()
+    return {'ce_true': ce_true.tolist(), 'ce_own': ce_own.tolist(),
+            'gap': (ce_own - ce_true).tolist(), 'n': B}
+
 # %% ../nbs/16_eval.ipynb #9be6e33f
 def _value(a: int, op: str, b: int) -> int: return {'+': a + b, '-': a - b, 'x': a * b}[op]
 
@@ -149,6 +177,14 @@ def text_sample_scores(images, config=None, reference=None) -> tuple[dict, list]
         p, q = _char_freq(reads), _char_freq([ref] if isinstance(ref, str) else ref)
         s['chars_tv'] = 0.5 * sum(abs(p[k] - q[k]) for k in set(p) | set(q))
     return s, reads
+
+def text_summary(s: dict) -> str:
+    "The scores of `text_sample_scores` in one line, validity beside its chance level and ratio."
+    pct = lambda v: '-' if math.isnan(v) else f'{v:.1%}'
+    ratio = '-' if math.isnan(s['over_chance']) else f"{s['over_chance']:.2f}"
+    return (f"legible: {pct(s['legible'])} of images ({pct(s['lines_legible'])} of lines); valid: "
+            f"{pct(s['valid'])} of images ({pct(s['lines_valid'])} of lines, chance "
+            f"{pct(s['lines_valid_chance'])}, {ratio} x chance)")
 
 # %% ../nbs/16_eval.ipynb #826d0b33
 def gaussian_stats(features) -> tuple[torch.Tensor, torch.Tensor]:
