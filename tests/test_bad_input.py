@@ -692,8 +692,10 @@ def test_ctrl_c_stops_within_a_second_and_writes_nothing_partial(files, tmp_path
     else: args = ['--codes', files['codes'], '--out', str(tmp_path/'run'), '--set', *TINY_MODEL, *args]
     # the entry point's own function, after a line that says its imports are done (they take seconds on a cold start)
     entry = {'dnd_nano_sample': 'sample', 'dnd_nano_train': 'train'}[name]
-    code = (f"import sys; from dnd_nano.cli import {entry}; print('imported', flush=True); "
-            f"sys.exit({entry}(sys.argv[1:]))")
+    # Ctrl-C's handler as in a terminal: a process started in the background (as CI may start its tests) inherits
+    # SIGINT ignored
+    code = (f"import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            f"from dnd_nano.cli import {entry}; print('imported', flush=True); sys.exit({entry}(sys.argv[1:]))")
     p = subprocess.Popen([sys.executable, '-c', code, *map(str, args), '--device', 'cpu'], env=ENV,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert p.stdout.readline().strip() == 'imported'
