@@ -4,8 +4,8 @@
 
 # %% ../nbs/03_checkpoint.ipynb #c1a4cf6f
 from __future__ import annotations
-import contextlib, dataclasses, errno, hashlib, json, os, pickle, random, re, shutil, tempfile
-import threading
+import contextlib, dataclasses, errno, hashlib, json, os, pickle, random, re, shutil, sys
+import tempfile, threading
 from dataclasses import asdict, fields
 from pathlib import Path
 import numpy as np
@@ -14,9 +14,10 @@ from torch import nn
 from .core import check_type, default_device, whole
 
 # %% auto #0
-__all__ = ['FORMAT', 'CheckpointError', 'rng_state', 'set_rng_state', 'safe_load', 'atomic_write', 'RunLock', 'config_dict',
-           'class_name', 'all_finite', 'save_checkpoint', 'read_checkpoint', 'with_added', 'check_config',
-           'load_checkpoint', 'build_model', 'load_model', 'check_not_source', 'export_safetensors', 'fingerprint']
+__all__ = ['FORMAT', 'CheckpointError', 'rng_state', 'set_rng_state', 'safe_load', 'atomic_write', 'write_json', 'read_json',
+           'record_digest', 'RunLock', 'config_dict', 'class_name', 'all_finite', 'save_checkpoint', 'read_checkpoint',
+           'with_added', 'check_config', 'load_checkpoint', 'build_model', 'load_model', 'check_not_source',
+           'export_safetensors', 'fingerprint']
 
 # %% ../nbs/03_checkpoint.ipynb #fc0082e4
 class CheckpointError(RuntimeError):
@@ -106,6 +107,31 @@ def atomic_write(path, write, what: str = 'file') -> Path:
                                   f"no partial file was left; {todo} and run again.") from None
         raise
     return path
+
+# %% ../nbs/03_checkpoint.ipynb #9b23e488
+def write_json(path, obj, what: str = 'results file') -> Path:
+    "Write `obj` as JSON into `path` with `atomic_write`: the old file or the new one, never half."
+    return atomic_write(path, lambda f: f.write(json.dumps(obj, indent=1).encode()), what)
+
+def read_json(path, default=None):
+    """A JSON file's contents, `default` if it is missing. One that does not parse, or holds
+    another kind of value than `default` (a dict when None), is named and set aside as `*.bad`."""
+    path = Path(path)
+    if not path.exists(): return default
+    try: obj = json.loads(path.read_text())
+    except (OSError, ValueError) as e: obj, why = None, f"does not parse ({type(e).__name__})"
+    else: why = f"holds a {type(obj).__name__}"
+    if isinstance(obj, dict if default is None else type(default)): return obj
+    path.replace(bad := path.with_name(path.name + '.bad'))
+    print(f"{path} {why}: set aside as {bad.name}, not trusted", file=sys.stderr)
+    return default
+
+def record_digest(record: dict, path) -> str:
+    """A hash of `record` (but its 'digest' key) with the bytes of the file at `path`: a figure
+    stored with it counts only with the file (a model) it was measured on."""
+    body = json.dumps({k: v for k, v in record.items() if k != 'digest'}, sort_keys=True).encode()
+    path = Path(path)
+    return hashlib.sha256(body + (path.read_bytes() if path.exists() else b'')).hexdigest()[:16]
 
 # %% ../nbs/03_checkpoint.ipynb #b88150be
 try: import fcntl

@@ -4,7 +4,7 @@
 
 # %% ../nbs/18_compare.ipynb #b89acd16
 from __future__ import annotations
-import argparse, contextlib, dataclasses, hashlib, json, math, shutil, sys, time
+import argparse, contextlib, dataclasses, math, shutil, sys, time
 import torch.multiprocessing as mp
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +13,8 @@ from .core import (
     CLIError, apply_overrides, check_fields, check_memory, check_type, console, default_device,
     maybe, one_of, out_folder, real, seed_everything, strings, whole, whole_arg)
 from .checkpoint import (
-    RunLock, atomic_write, config_dict, fingerprint, load_checkpoint, read_checkpoint, with_added)
+    RunLock, config_dict, fingerprint, load_checkpoint, load_model, read_checkpoint, read_json,
+    record_digest, with_added, write_json)
 from .train import fit
 from .text import TextConfig, TextImages
 from .charts import ChartImages
@@ -24,14 +25,15 @@ from .model import HEAD_SPREADS, DnDConfig, DnDTransformer
 from .sample import sample_images
 from .datasets import TOKENIZER_PRESET, load_cifar10, load_fashion_mnist
 from .eval import (
-    heldout_ce, real_reference, sample_scores, text_sample_scores, train_classifier, variant_cost)
+    heldout_ce, real_reference, sample_scores, sampling_settings, sweep_samples, text_sample_scores,
+    train_classifier, variant_cost)
 from .results import format_table, write_figures, summarize
 
 # %% auto #0
 __all__ = ['DATA', 'RUN_VARIANTS', 'PLACEMENTS', 'COMPARE_PRESETS', 'DATA_PRESET', 'main', 'CompareConfig', 'compare_config',
            'images_of', 'tokenizer_config', 'tokenizer_settings', 'check_tokenizer', 'prepare_tokenizer',
            'model_config', 'run_specs', 'run_settings', 'check_runs', 'train_run', 'score_samples', 'references',
-           'check_sizes', 'compare', 'parse_args', 'checked_config', 'compare_main']
+           'sweep_run', 'check_sizes', 'compare', 'parse_args', 'checked_config', 'compare_main']
 
 # %% ../nbs/18_compare.ipynb #edea77df
 @dataclass
@@ -63,23 +65,25 @@ class CompareConfig:
     temperature: float = 1.0           # sampling temperature (1: the model's own distribution)
     cfg_scale: float = 2.0             # classifier-free guidance for class-conditional data
     classifier_steps: int = 1500       # steps of the feature classifier (fashion_mnist, cifar10)
+    sweep: tuple = ()                  # settings to sample every run at again (sampling_setting)
+    sweep_draws: int = 2               # draws of n_samples images per run and sweep setting
 
     def __post_init__(self):
         _choose_among(self.variants, 'variants', RUN_VARIANTS, empty_ok=False)
         _choose_among(self.placements, 'placements', PLACEMENTS)
         self.inject_scales = _scales(self.inject_scales)
-        positive = real(0, lo_open=True)
-        check_fields(self, data=one_of(*DATA), lr=positive, tok_lr=positive, temperature=positive,
-                     cfg_scale=positive, **dict.fromkeys(_WHOLE, whole(1)), tok_set=strings,
+        check_fields(self, data=one_of(*DATA), **dict.fromkeys(_POSITIVE, real(0, lo_open=True)),
+                     **dict.fromkeys(_WHOLE, whole(1)), tok_set=strings, model_set=strings,
                      text_layout=one_of(*TextConfig.PRESETS), curve_samples=whole(0),
-                     warmup=maybe(whole(0)), n_samples=whole(2), model_set=strings)
+                     warmup=maybe(whole(0)), n_samples=whole(2), sweep=sampling_settings)
 
 DATA = ('text', 'charts', 'fashion_mnist', 'cifar10')
 RUN_VARIANTS = ('dnd', 'vertical', 'parallel', 'flat', 'rq', '1d')
 
 # %% ../nbs/18_compare.ipynb #748f7f73
 _WHOLE = ('tok_steps', 'tok_batch', 'n_train', 'n_test', 'seeds', 'steps', 'batch_size',
-          'eval_every', 'curve_n', 'classifier_steps')   # the counts: at least 1 each
+          'eval_every', 'curve_n', 'classifier_steps', 'sweep_draws')  # counts: at least 1 each
+_POSITIVE = ('lr', 'tok_lr', 'temperature', 'cfg_scale')                # numbers above 0
 
 def _choose_among(names: tuple, field: str, choices: tuple, empty_ok: bool = True):
     "Raise unless every name in `names` is one of `choices` (and, unless `empty_ok`, there is one)."
@@ -145,28 +149,6 @@ def tokenizer_config(cc: CompareConfig, n_depth: int | None = None) -> RQVAEConf
                           list(cc.tok_set), 'tok_set')
     return dataclasses.replace(cfg, n_depth=n_depth) if n_depth else cfg
 
-def _json(path, obj):
-    atomic_write(path, lambda f: f.write(json.dumps(obj, indent=1).encode()), 'results file')
-
-def _read_json(path, default=None):
-    """A results file's contents, `default` if it is missing. One that does not parse, or holds
-    another kind of value than `default` (a dict when None), is named and set aside as `*.bad`."""
-    path = Path(path)
-    if not path.exists(): return default
-    try: obj = json.loads(path.read_text())
-    except (OSError, ValueError) as e: obj, why = None, f"does not parse ({type(e).__name__})"
-    else: why = f"holds a {type(obj).__name__}"
-    if isinstance(obj, dict if default is None else type(default)): return obj
-    path.replace(bad := path.with_name(path.name + '.bad'))
-    print(f"{path} {why}: set aside as {bad.name}, not trusted", file=sys.stderr)
-    return default
-
-def _digest(res: dict, folder: Path) -> str:
-    "A hash of a run's figures with its model.pt: a result counts only with the model it came from."
-    body = json.dumps({k: v for k, v in res.items() if k != 'digest'}, sort_keys=True).encode()
-    model = folder/'model.pt'
-    return hashlib.sha256(body + (model.read_bytes() if model.exists() else b'')).hexdigest()[:16]
-
 def tokenizer_settings(cc, n_depth=None) -> dict:
     "What a comparison's tokenizer is made with: its config fields, its training and its data."
     data = f'{cc.data} {cc.text_layout if cc.data == "text" else ""} {cc.n_train}'
@@ -201,10 +183,10 @@ def prepare_tokenizer(cc, folder: Path, train, test, n_depth=None, device=None, 
             ckpt_path=str(ckpt), resume=True, ckpt_every=250, progress=False, device=device,
             meta={'data': tokenizer_settings(cc, n_depth)['data']})
     fp, ev_path = fingerprint(tok), folder/'eval.json'
-    if (ev := _read_json(ev_path, {})).get('fingerprint') != fp:
+    if (ev := read_json(ev_path, {})).get('fingerprint') != fp:
         ev = {**evaluate_tokenizer(tok, test, n=min(500, len(test)), device=device),
               'fingerprint': fp}
-        _json(ev_path, ev)
+        write_json(ev_path, ev)
     codes = {}
     for split, ds in (('train', train), ('test', test)):
         path = folder/f'codes_{split}.pt'
@@ -280,7 +262,7 @@ def check_runs(cc, out: Path):
     "Raise, before any training, if a finished run in `out` was trained with other settings."
     want = run_settings(cc)['train']
     for f in sorted((Path(out)/'runs').glob('*_seed*/result.json')):
-        was = ((_read_json(f) or {}).get('settings') or {}).get('train', want)  # older: as now
+        was = ((read_json(f) or {}).get('settings') or {}).get('train', want)  # older: as now
         if was != want and not f.parent.name.endswith('.old'):
             raise ValueError(f"The run in {f.parent} was trained with other settings "
                              f"({_changes(was, want)}): go back to them, or pass --overwrite (or "
@@ -291,9 +273,9 @@ def train_run(cc, name, spec, seed, tok, out: Path, refs: dict, device=None, say
     in its folder)."""
     folder = out/'runs'/f'{name}_seed{seed}'
     cfg = model_config(cc, spec, tok['tokenizer'].config, refs['n_classes'])
-    done, made = _read_json(folder/'result.json'), _read_json(folder/'config.json')
+    done, made = read_json(folder/'result.json'), read_json(folder/'config.json')
     settings = run_settings(cc)
-    if done and done.get('digest') != _digest(done, folder):
+    if done and done.get('digest') != record_digest(done, folder/'model.pt'):
         say(f"  {folder/'result.json'} does not match its model.pt (edited, or older): "
             "measured again")
         done = None
@@ -312,9 +294,9 @@ def train_run(cc, name, spec, seed, tok, out: Path, refs: dict, device=None, say
         folder.rename(old)
         say(f"  {name} seed {seed}: {folder} held a run of another model config, now in {old}; "
             "training it again")
-    _json(folder/'config.json', {'config': _jsonable(cfg)})
+    write_json(folder/'config.json', {'config': _jsonable(cfg)})
     seed_everything(seed)
-    model, curve = DnDTransformer(cfg), _read_json(folder/'curve.json', [])
+    model, curve = DnDTransformer(cfg), read_json(folder/'curve.json', [])
     t0, eval_s, wall0 = time.perf_counter(), 0.0, (curve[-1]['wall_s'] if curve else 0.0)
     def record(m, step):
         nonlocal curve, eval_s
@@ -332,7 +314,7 @@ def train_run(cc, name, spec, seed, tok, out: Path, refs: dict, device=None, say
         eval_s += time.perf_counter() - t
         e['wall_s'] = wall0 + time.perf_counter() - t0 - eval_s          # training time only
         curve = [c for c in curve if c['step'] < step] + [e]
-        _json(folder/'curve.json', curve)
+        write_json(folder/'curve.json', curve)
     say(f"  {name} seed {seed}: {cfg.variant}, heads after "
         f"{cfg.heads_after if cfg.variant in ('dnd', 'vertical') else '-'}")
     # codes in memory need no loader processes (and a pool's worker may not start any)
@@ -352,7 +334,7 @@ def _sample_and_save(cc, model, tok, refs, seed, folder: Path, res: dict) -> dic
     res['samples'], imgs = score_samples(cc, model, tok['tokenizer'], refs, seed)
     res['reads'] = res['samples'].pop('reads', None)
     if seed == 0: torch.save((imgs[:32] * 255).round().to(torch.uint8), folder/'samples.pt')
-    _json(folder/'result.json', {**res, 'digest': _digest(res, folder)})
+    write_json(folder/'result.json', {**res, 'digest': record_digest(res, folder/'model.pt')})
     return res
 
 # %% ../nbs/18_compare.ipynb #5a331938
@@ -374,6 +356,23 @@ def references(cc, out: Path, train, test, device=None, say=print) -> dict:
     net, info = train_classifier(train, test, steps=cc.classifier_steps,
                                  ckpt_path=out/'classifier'/'classifier.pt', device=device)
     return {**real_reference(test, net, train), 'classifier_info': info}
+
+def sweep_run(cc, name: str, seed: int, tok: dict, out: Path, refs: dict) -> dict:
+    """A finished run sampled again at each setting of `cc.sweep`, `cc.sweep_draws` times: setting
+    -> [scores of each draw] (kept in its folder with the digest of the run's result)."""
+    folder = out/'runs'/f'{name}_seed{seed}'
+    key = {'digest': read_json(folder/'result.json')['digest'], 'draws': cc.sweep_draws,
+           **run_settings(cc)['sampling']}
+    scores = was['scores'] if (was := read_json(folder/'sweep.json', {})).get('key') == key else {}
+    if todo := [s for s in cc.sweep if s not in scores]:
+        device = next(tok['tokenizer'].parameters()).device
+        model = load_model(folder/'model.pt', DnDTransformer, device=device)
+        cond = torch.arange(cc.n_samples) % refs['n_classes'] if refs['n_classes'] else None
+        scores |= sweep_samples(model, tok['tokenizer'], refs, todo, cc.n_samples, cond,
+                                cc.sweep_draws, 20_000 + 100 * seed, temperature=cc.temperature,
+                                cfg_scale=cc.cfg_scale)
+        write_json(folder/'sweep.json', {'key': key, 'scores': scores})
+    return {s: scores[s] for s in cc.sweep}
 
 # %% ../nbs/18_compare.ipynb #3d2392ea
 def check_sizes(cc: CompareConfig, jobs: int = 1, memory: int | None = None):
@@ -432,7 +431,10 @@ def compare(cc: CompareConfig, out, device=None, root='data', say=print, threads
     for name, spec in specs.items():  # side by side in one process, after the training
         cfg = model_config(cc, spec, toks[spec['tokenizer']]['tokenizer'].config, refs['n_classes'])
         costs[name] = variant_cost(cfg, cc.batch_size, device)
-    curves = {n: [_read_json(out/'runs'/f'{n}_seed{s}'/'curve.json', []) for s in range(cc.seeds)]
+    if cc.sweep: say(f"every run sampled again at {', '.join(cc.sweep)}")
+    sweep = {n: [sweep_run(cc, n, s, toks[sp['tokenizer']], out, refs) for s in range(cc.seeds)]
+             for n, sp in specs.items()} if cc.sweep else None
+    curves = {n: [read_json(out/'runs'/f'{n}_seed{s}'/'curve.json', []) for s in range(cc.seeds)]
               for n in specs}
     classifier = ({**refs.get('classifier_info', {}),
                    **{k: refs[k] for k in ('cfd_floor', 'class_acc_real') if k in refs}}
@@ -441,8 +443,8 @@ def compare(cc: CompareConfig, out, device=None, root='data', say=print, threads
            'threads': torch.get_num_threads(), 'torch': torch.__version__,
            'tokenizers': {k: t['eval'] for k, t in toks.items()}, 'specs': specs, 'runs': results,
            'summary': summarize(results), 'costs': costs, 'curves': curves,
-           'classifier': classifier, 'wall_s': time.perf_counter() - t0}
-    _json(out/'results.json', res)
+           'classifier': classifier, 'sweep': sweep, 'wall_s': time.perf_counter() - t0}
+    write_json(out/'results.json', res)
     write_figures(res, out)
     return res
 
@@ -478,7 +480,7 @@ def checked_config(a) -> CompareConfig:
         raise CLIError(f"--data {a.data} but --preset {preset} is for {cc.data}: pick a preset "
                        f"for {a.data} ({DATA_PRESET[a.data]}), or leave one out.")
     # lists, perhaps empty: 'placements='
-    lists = ('tok_set', 'model_set', 'variants', 'placements', 'inject_scales')
+    lists = ('tok_set', 'model_set', 'variants', 'placements', 'inject_scales', 'sweep')
     pairs = [p.split('=', 1) if '=' in p else (p, None) for p in a.set]
     kw = {k: tuple(x.strip() for x in v.split(',') if x.strip())
           for k, v in pairs if k in lists and v is not None}

@@ -4,27 +4,29 @@
 
 # %% ../nbs/16_eval.ipynb #48e8acde
 from __future__ import annotations
-import math
+import math, re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 import torch
 from torch import nn
 import torch.nn.functional as F
-from .core import (
-    check_fields, check_images, check_type, default_device, whole, whole_number)
+from dnd_nano.core import (
+    check_fields, check_images, check_type, default_device, strings, whole,
+    whole_number)
 from .text import TextConfig, TextImages, parse_equation, read_text, text_scores
 from .charts import ChartConfig, ChartImages, chart_scores, read_chart
 from .train import fit
 from .checkpoint import load_checkpoint, read_checkpoint
 from .model import DnDConfig, DnDTransformer, check_codes
+from .sample import sample_images
 from .bench import bench_variant, train_flops_per_image
 
 # %% auto #0
 __all__ = ['image_bits', 'stepwise_bits', 'heldout_ce', 'exposure_gap', 'validity_chance', 'text_sample_scores', 'text_summary',
            'gaussian_stats', 'sqrtm_psd', 'frechet_distance', 'FeatureNetConfig', 'FeatureNet', 'features',
            'class_accuracy', 'train_classifier', 'classifier_frechet', 'CellFeatures', 'real_reference',
-           'sample_scores', 'variant_cost']
+           'sample_scores', 'sampling_setting', 'sampling_settings', 'sweep_samples', 'variant_cost']
 
 # %% ../nbs/16_eval.ipynb #3140e048
 def _nll(model, codes, cond=None) -> torch.Tensor:
@@ -364,6 +366,46 @@ def sample_scores(images, reference: dict, cond=None) -> dict:
     net = reference['classifier']
     out = {'cfd': frechet_distance(*reference['stats'], *gaussian_stats(features(net, images)))}
     if cond is not None: out['class_acc'] = class_accuracy(net, images, cond)
+    return out
+
+# %% ../nbs/16_eval.ipynb #3fd57dce
+_SETTING = re.compile(r'(?:T(\d*\.?\d+(?:/\d*\.?\d+)*))?(?:k(\d+))?(?:g(\d*\.?\d+))?')
+
+def sampling_setting(s: str) -> dict:
+    """`generate`'s keywords of a setting written short: `T0.6` (temperature), `T0.6/1/1/1` (one per
+    depth), `k20` (top-k), `g3` (guidance scale), or joined in this order: `T0.8k20g3`."""
+    m = _SETTING.fullmatch(s) if isinstance(s, str) and s else None
+    if m is None or (m[3] and float(m[3]) == 0):
+        raise ValueError(f"Sampling setting {s!r}: write T0.6, T0.6/1/1/1, k20 or g3 (guidance "
+                         "above 0), or join them in this order: T0.8k20g3.")
+    ts = [float(t) for t in m[1].split('/')] if m[1] else []
+    kw = {'temperature': ts[0] if len(ts) == 1 else ts} if ts else {}
+    return {**kw, **({'top_k': int(m[2])} if m[2] else {}),
+            **({'cfg_scale': float(m[3])} if m[3] else {})}
+
+def sampling_settings(v, name: str) -> tuple:
+    "A rule: a tuple of `sampling_setting` strings, each checked."
+    for s in strings(v, name):
+        try: sampling_setting(s)
+        except ValueError as e: raise ValueError(f"{name}: {e}") from None
+    return tuple(v)
+
+def sweep_samples(model, tokenizer, reference: dict, settings, n: int, cond=None, draws: int = 1,
+                  seed: int = 0, **base) -> dict:
+    """Sample `n` images `draws` times at each setting (`sampling_setting` strings; `base`: the
+    keywords of `generate` they change) and score them: setting -> [`sample_scores` of a draw]."""
+    out, draws = {}, whole(1)(draws, 'draws')
+    for s in sampling_settings(settings, 'settings'):
+        kw = {**base, **sampling_setting(s)}
+        if cond is None: kw.pop('cfg_scale', None)                   # guidance needs classes
+        if isinstance(kw.get('temperature'), list) and model.config.n_depth == 1:
+            kw['temperature'] = kw['temperature'][0]
+        out[s] = []
+        for j in range(draws):
+            g = torch.Generator(next(model.parameters()).device).manual_seed(seed + j)
+            imgs = sample_images(model, tokenizer, cond, n, batch_size=512, generator=g, **kw)
+            sc = sample_scores(imgs, reference, cond)
+            out[s].append({k: v for k, v in sc.items() if isinstance(v, (int, float))})
     return out
 
 # %% ../nbs/16_eval.ipynb #06a01c00

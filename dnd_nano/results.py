@@ -12,8 +12,8 @@ import matplotlib.pyplot as plt
 from .core import show_images, whole_number
 
 # %% auto #0
-__all__ = ['RESULT_KEYS', 'check_results', 'summarize', 'format_table', 'plot_curves', 'plot_bars', 'plot_validity_curves',
-           'show_run_samples', 'plot_samples_by_run', 'write_figures']
+__all__ = ['RESULT_KEYS', 'check_results', 'summarize', 'format_table', 'plot_curves', 'plot_bars', 'sweep_stats', 'format_sweep',
+           'plot_sweep', 'plot_validity_curves', 'show_run_samples', 'plot_samples_by_run', 'write_figures']
 
 # %% ../nbs/17_results.ipynb #cb491366
 def _flat(r: dict) -> dict:
@@ -161,6 +161,62 @@ def plot_bars(res: dict):
         ax.set_yticks(y, ok, fontsize=8); ax.invert_yaxis(); ax.set_title(title, fontsize=9)
     fig.tight_layout(); return fig
 
+# %% ../nbs/17_results.ipynb #3d110593
+_SWEEP = {  # (score, title, which is best) of the sweep of each kind of data
+    'text': [('lines_valid', 'lines valid', max)],
+    'charts': [('labels_consistent', 'legible labels equal to their bar', max)]}
+_SWEEP_IMAGES = [('cfd', 'classifier Fréchet distance', min),
+                 ('class_acc', 'class accuracy of samples', max)]
+
+def sweep_stats(res: dict) -> dict:
+    "name -> setting -> score -> (mean, std) over every seed's draws of a comparison's sweep."
+    if not check_results(res).get('sweep'):
+        raise ValueError("res holds no sweep: run the comparison again with --resume and "
+                         "--set sweep=... (for example T0.6,T0.8,T1).")
+    out = {}
+    for name, seeds in res['sweep'].items():
+        for s in seeds[0]:
+            draws = [d for by_setting in seeds for d in by_setting[s]]
+            v = {k: np.array([d[k] for d in draws], float) for k in draws[0]}
+            out.setdefault(name, {})[s] = {
+                k: (float(x.mean()), float(x.std(ddof=1)) if len(x) > 1 else 0.0)
+                for k, x in v.items()}
+    return out
+
+def format_sweep(res: dict) -> str:
+    """The sweep as markdown tables, one per score: a row per run, a column per setting (mean ± std
+    over seeds and draws; x chance where there is one), and the run's best setting."""
+    st, rows = sweep_stats(res), []
+    settings = list(next(iter(st.values())))
+    for k, title, best in _SWEEP.get(res['config']['data'], _SWEEP_IMAGES):
+        fmt = '{:.2f}' if k == 'cfd' else '{:.1%}'
+        cell = lambda by, s: (f"{fmt.format(by[s][k][0])} ± {fmt.format(by[s][k][1])}"
+                              + (f" ({by[s]['over_chance'][0]:.1f}x)"
+                                 if not np.isnan(by[s].get('over_chance', (np.nan,))[0]) else ''))
+        rows += [f"{title}:", '| run | ' + ' | '.join(settings) + ' | best |',
+                 '|' + '---|' * (len(settings) + 2)]
+        for name, by in st.items():
+            top = best(settings, key=lambda s: by[s][k][0])
+            rows.append(f"| {name} | " + ' | '.join(cell(by, s) for s in settings)
+                        + f" | {top}: {fmt.format(by[top][k][0])} |")
+    return '\n'.join(rows)
+
+def plot_sweep(res: dict):
+    "Each run's score (mean, spread over seeds and draws) at each setting of the sweep."
+    st, panels = sweep_stats(res), _SWEEP.get(res['config']['data'], _SWEEP_IMAGES)
+    settings = list(next(iter(st.values())))
+    w = max(4.0, 0.8 * len(settings) + 1.5)
+    fig, axs = plt.subplots(1, len(panels), figsize=(w * len(panels), 3), squeeze=False)
+    for ax, (k, title, best) in zip(axs[0], panels):
+        for i, (name, by) in enumerate(st.items()):
+            x = np.arange(len(settings)) + 0.05 * (i - (len(st) - 1) / 2)   # apart, not hidden
+            ax.errorbar(x, [by[s][k][0] for s in settings], [by[s][k][1] for s in settings],
+                        marker='o', ms=4, capsize=3, label=name)
+        better = 'higher' if best is max else 'lower'
+        ax.set_xticks(range(len(settings)), settings, fontsize=8)
+        ax.set(xlabel='sampling setting', title=f'{title} ({better} is better)')
+    axs[0][0].legend(fontsize=7); fig.tight_layout(); return fig
+
 # %% ../nbs/17_results.ipynb #8ba768ef
 def plot_validity_curves(res: dict):
     "Share of valid lines in samples along training, a curve per run (mean of seeds), with chance."
@@ -206,10 +262,11 @@ def plot_samples_by_run(res: dict, out, names=None, n: int = 8):
     fig.tight_layout(pad=0.3, w_pad=0.5, h_pad=0.5); return fig
 
 def write_figures(res: dict, out):
-    "curves.png, bars.png, validity.png (when measured) and samples_<run>.png into `out`."
+    "curves.png, bars.png, validity.png and sweep.png (when measured), samples_<run>.png into `out`."
     out = Path(out)
     if not out.is_dir(): raise FileNotFoundError(f"out={out} is not a folder: create it first.")
     figs = {'curves': plot_curves(res), 'bars': plot_bars(res)}
+    if res.get('sweep'): figs['sweep'] = plot_sweep(res)
     if any(_mean_curve(c, 'lines_valid') for c in res['curves'].values()):
         figs['validity'] = plot_validity_curves(res)
     for name in res['runs']:
