@@ -70,15 +70,17 @@ class DnDConfig:
     dropout: float = 0.0              # dropout on attention weights and residual branches
     rope_base: float = 10000.0        # base of the rotary frequencies
     inject_scale: float = 4.0         # h <- h + inject_scale * E[code] (1: the paper's plain sum)
+    code_noise: float = 0.0           # training: share of the codes read made random (not targets)
 
-    ADDED = {'inject_scale': 1.0, 'head_spread': 'even'}  # fields added after files were written
+    # fields added after files were written, as the models in those files had them
+    ADDED = {'inject_scale': 1.0, 'head_spread': 'even', 'code_noise': 0.0}
 
     def __post_init__(self):
-        one, any_ = whole(1), whole(0)
+        one, any_, share = whole(1), whole(0), real(0, 1, hi_open=True)
         check_fields(self, variant=one_of(*VARIANTS), grid=height_width,
                      vocab_size=one, n_depth=one, n_layer=one, n_head=one, n_embd=one,
                      rq_depth_layers=any_, n_classes=any_, mlp_hidden=maybe(one),
-                     class_dropout=real(0, 1, hi_open=True), dropout=real(0, 1, hi_open=True),
+                     class_dropout=share, dropout=share, code_noise=share,
                      rope_base=real(1, lo_open=True), inject_scale=real(0, lo_open=True),
                      head_spread=one_of(*HEAD_SPREADS), head_layers=maybe(layer_list))
         if self.n_embd % self.n_head or (self.n_embd // self.n_head) % 4:
@@ -328,8 +330,15 @@ def training_step(self: DnDTransformer, batch) -> dict:
     codes, labels = (batch[0], batch[1] if len(batch) > 1 else None) if pair else (batch, None)
     # an unconditional model ignores the data set's labels
     if self.config.n_classes == 0: labels = None
-    ce = self.cross_entropy(self.logits(codes, labels), codes)
+    ce = self.cross_entropy(self.logits(self.noised(codes), labels), codes)
     return {'loss': ce.mean(), **{f'ce_{d}': ce[d].detach() for d in range(self.D)}}
+
+@patch
+def noised(self: DnDTransformer, codes) -> torch.Tensor:
+    "In training, `codes` with a share `code_noise` of them random: what the model reads, not targets."
+    if not (self.training and self.config.code_noise): return codes
+    swap = torch.rand(codes.shape, device=codes.device) < self.config.code_noise
+    return torch.where(swap, torch.randint_like(codes, self.V), codes)
 
 # %% ../nbs/09_model.ipynb #f021f703
 def randomize_heads(model: DnDTransformer, std: float = 0.5, seed: int | None = None):
