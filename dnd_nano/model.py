@@ -335,7 +335,7 @@ def training_step(self: DnDTransformer, batch) -> dict:
 
 @patch
 def noised(self: DnDTransformer, codes) -> torch.Tensor:
-    "In training, `codes` with a share `code_noise` of them random: what the model reads, not targets."
+    "In training, `codes` with a share `code_noise` of them random: what it reads, not its targets."
     if not (self.training and self.config.code_noise): return codes
     swap = torch.rand(codes.shape, device=codes.device) < self.config.code_noise
     return torch.where(swap, torch.randint_like(codes, self.V), codes)

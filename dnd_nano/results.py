@@ -262,7 +262,7 @@ def plot_samples_by_run(res: dict, out, names=None, n: int = 8):
     fig.tight_layout(pad=0.3, w_pad=0.5, h_pad=0.5); return fig
 
 def write_figures(res: dict, out):
-    "curves.png, bars.png, validity.png and sweep.png (when measured), samples_<run>.png into `out`."
+    "curves.png, bars.png, validity.png and sweep.png (if measured), samples_<run>.png into `out`."
     out = Path(out)
     if not out.is_dir(): raise FileNotFoundError(f"out={out} is not a folder: create it first.")
     figs = {'curves': plot_curves(res), 'bars': plot_bars(res)}
