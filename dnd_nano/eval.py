@@ -12,7 +12,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from dnd_nano.core import (
-    check_fields, check_images, check_type, default_device, strings, whole,
+    check_fields, check_images, check_type, default_device, real, strings, whole,
     whole_number)
 from .text import TextConfig, TextImages, parse_equation, read_text, text_scores
 from .charts import ChartConfig, ChartImages, chart_scores, read_chart
@@ -115,24 +115,25 @@ def exposure_gap(model, codes, cond=None, temperature: float = 1.0, generator=No
     """Cross-entropy per depth (nats) of the true codes (B, H, W, D) when the earlier depths of the
     same position are true ('ce_true') or the model's own draws ('ce_own'); 'gap' is the rise."""
     codes = check_codes(codes, check_type(model, DnDTransformer, 'model').config)
+    temperature = real(0)(temperature, 'temperature')
     B, H, W, D = codes.shape
     L, was = H * W, model.training
-    model.eval()
-    ce_true = _nll(model, codes, cond).double().mean((0, 1, 2))                  # (D,)
     x = codes.repeat(L, 1, 1, 1)                                   # copy k: position k changed
     cond_k = None if cond is None else torch.as_tensor(cond, device=codes.device).repeat(L)
     k, ce_own = torch.arange(L, device=codes.device), torch.zeros(D, dtype=torch.float64)
     try:
+        model.eval()
+        ce_true = _nll(model, codes, cond).double().mean((0, 1, 2)).cpu()       # (D,)
         for d in range(D):
             logits = model.logits(x, cond_k).view(L, B, L, D, -1)[k, :, k, d].float()  # (L, B, V)
             target = codes.view(B, L, D)[:, :, d].T                                   # (L, B)
             ce_own[d] = F.cross_entropy(logits.flatten(0, 1), target.flatten()).double().cpu()
-            probs = (logits / max(temperature, 1e-8)).softmax(-1).flatten(0, 1)
-            draw = (logits.argmax(-1) if temperature == 0 else
-                    torch.multinomial(probs, 1, generator=generator).view(L, B))
+            if temperature == 0: draw = logits.argmax(-1)                           # greedy
+            else:
+                p = (logits / temperature).softmax(-1).flatten(0, 1)
+                draw = torch.multinomial(p, 1, generator=generator).view(L, B)
             x.view(L, B, L, D)[k, :, k, d] = draw
     finally: model.train(was)
-    ce_true = ce_true.cpu()
     return {'ce_true': ce_true.tolist(), 'ce_own': ce_own.tolist(),
             'gap': (ce_own - ce_true).tolist(), 'n': B}
 
