@@ -398,10 +398,11 @@ def sweep_samples(model, tokenizer, reference: dict, settings, n: int, cond=None
     check_type(model, DnDTransformer, 'model')
     out, n, draws = {}, whole(1)(n, 'n'), whole(1)(draws, 'draws')
     for s in sampling_settings(settings, 'settings'):
-        if cond is None and 'cfg_scale' in sampling_setting(s):
+        setting = sampling_setting(s)
+        if cond is None and 'cfg_scale' in setting:
             raise ValueError(f"Setting {s!r} sets a guidance scale, but these samples have no "
                              "classes (cond=None): leave g out of it.")
-        kw = {**base, **sampling_setting(s)}
+        kw = {**base, **setting}
         if cond is None: kw.pop('cfg_scale', None)                   # guidance needs classes
         if isinstance(kw.get('temperature'), list) and model.config.n_depth == 1:
             kw['temperature'] = kw['temperature'][0]
