@@ -15,9 +15,11 @@ cleaned with `nbdev_clean` (which keeps outputs). Figures come out as PNG images
 The outputs are kept free of what a reader should not see (`clean_outputs`): Python warnings and the compiler's
 "No CUDA runtime" line are dropped, and the profiler's log lines, so are widgets (a progress bar's
 state stays with its kernel). A cell that prints a path prints a relative one, so no output names a folder of this
-machine (tests/test_outputs.py checks).
+machine (tests/test_outputs.py checks). Each opaque figure is stored as a palette PNG of at most 256 colours
+(`palette_png`), about a third of the bytes: exact for a figure of 256 colours or fewer (sample grids), nearly so
+for plots (a few antialiased edge pixels move by up to about 15 of 255), so a notebook of many figures stays small.
 """
-import argparse, json, os, re, shutil, sys, tempfile, time
+import argparse, base64, io, json, os, re, shutil, sys, tempfile, time
 from pathlib import Path
 
 root = Path(__file__).resolve().parent.parent
@@ -78,8 +80,21 @@ def clean_text(text):
     return '\n'.join(out)
 
 
+def palette_png(b64):
+    """The base64 PNG `b64` stored as a palette PNG of at most 256 colours (max-coverage, no dithering) where that
+    is smaller; an image with transparent pixels, or one already a palette, is returned as it is."""
+    from PIL import Image
+    im = Image.open(io.BytesIO(base64.b64decode(b64)))
+    if im.mode == 'P' or (im.mode in ('RGBA', 'LA') and im.getchannel('A').getextrema()[0] < 255): return b64
+    q = im.convert('RGB').quantize(256, method=Image.Quantize.MAXCOVERAGE, dither=Image.Dither.NONE)
+    buf = io.BytesIO(); q.save(buf, 'PNG', optimize=True)
+    out = base64.b64encode(buf.getvalue()).decode('ascii') + '\n'
+    return out if len(out) < len(b64) else b64
+
+
 def clean_outputs(nb):
-    "Clean every stream and text output of `nb` (a dict or a NotebookNode) in place; drop streams left empty."
+    """Clean every stream and text output of `nb` (a dict or a NotebookNode) in place; drop streams left empty;
+    store figures as palette PNGs (`palette_png`)."""
     for cell in nb['cells']:
         if 'outputs' not in cell: continue
         outs = []
@@ -87,6 +102,8 @@ def clean_outputs(nb):
             as_before = lambda new, old: new.splitlines(True) if isinstance(old, list) else new
             # a widget (a progress bar in JupyterLab) cannot be shown without its kernel: its text is its first state
             if 'application/vnd.jupyter.widget-view+json' in o.get('data', {}): continue
+            if isinstance(png := o.get('data', {}).get('image/png'), (str, list)):
+                o['data']['image/png'] = palette_png(''.join(png))
             if o.get('output_type') == 'stream':
                 text = clean_text(''.join(o['text']))
                 if not text.strip(): continue
